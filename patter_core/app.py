@@ -1,0 +1,101 @@
+"""`Patter`, the entry point: a carrier and a number, agents, and serving calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from attrs import field, frozen
+
+from .carrier import Carrier
+from .compat import AgentPlan, check_agent
+from .engine import Engine
+from .errors import ConfigError
+from .pricing import Pricing
+from .registry import Registry
+from .tools import Tool
+
+Callback = Callable[..., Any]
+
+
+@frozen
+class Agent:
+    """A checked agent: engine, prompt, tools and callbacks, ready to take calls."""
+
+    engine: Engine
+    plan: AgentPlan
+    system_prompt: str = ""
+    first_message: str = ""
+    tools: tuple[Tool, ...] = field(default=(), converter=tuple)
+    on_call_start: Callback | None = None
+    on_transcript: Callback | None = None
+    on_call_end: Callback | None = None
+    on_metrics: Callback | None = None
+
+    @property
+    def instructions(self) -> str:
+        """The agent's ``system_prompt`` when given, else the engine's own instructions."""
+        return self.system_prompt or str(getattr(self.engine, "instructions", "") or "")
+
+
+class Patter:
+    """A phone number on a carrier, able to build agents and serve their calls.
+
+    ``pricing`` overrides entries of the registered price tables, e.g.
+    ``{"twilio": {"models": {"inbound": {"per_minute": "0.007"}}}}``.
+    """
+
+    def __init__(
+        self,
+        carrier: Carrier | None = None,
+        phone_number: str = "",
+        *,
+        pricing: Mapping[str, Any] | None = None,
+        registry: Registry | None = None,
+    ) -> None:
+        self.carrier = carrier
+        self.phone_number = phone_number
+        self.registry = registry if registry is not None else Registry()
+        base = self.registry.pricing()
+        self.pricing: Pricing = base.with_overrides(pricing) if pricing else base
+        if carrier is not None:
+            self.registry.carrier(carrier.carrier_name)
+
+    def check(self, engine: Engine, *, tools: Sequence[Tool] = ()) -> AgentPlan:
+        """Run every compatibility check for ``engine`` with this carrier, without an agent."""
+        return check_agent(
+            self.registry,
+            engine,
+            carrier_name=self.carrier.carrier_name if self.carrier is not None else None,
+            tool_names=[t.name for t in tools],
+        )
+
+    def agent(
+        self,
+        engine: Engine,
+        *,
+        system_prompt: str = "",
+        first_message: str = "",
+        tools: Sequence[Tool] = (),
+        on_call_start: Callback | None = None,
+        on_transcript: Callback | None = None,
+        on_call_end: Callback | None = None,
+        on_metrics: Callback | None = None,
+    ) -> Agent:
+        """Build an agent, running the compatibility checks now rather than mid-call."""
+        names = [t.name for t in tools]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ConfigError(f"tool name(s) {repeated} used more than once; tool names must be unique")
+        plan = self.check(engine, tools=tools)
+        return Agent(
+            engine=engine,
+            plan=plan,
+            system_prompt=system_prompt,
+            first_message=first_message,
+            tools=tools,
+            on_call_start=on_call_start,
+            on_transcript=on_transcript,
+            on_call_end=on_call_end,
+            on_metrics=on_metrics,
+        )

@@ -1,0 +1,5 @@
+"""Twilio carrier for Patter."""
+
+from .carrier import Twilio
+
+__all__ = ["Twilio"]
