@@ -1,0 +1,59 @@
+"""The test matrix: the core, every plugin under plugins/, lint and type checks.
+
+``nox`` runs everything; ``nox -l`` lists the sessions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = False
+
+
+def _install_tree(session: nox.Session) -> None:
+    """The in-tree core with its testing extra, plus every in-tree plugin with theirs."""
+    session.install("-e", ".[testing]")
+    for name in PLUGINS:
+        session.install("-e", f"plugins/{name}[testing]")
+
+
+@nox.session(python="3.11")
+def core(session: nox.Session) -> None:
+    """The core's tests, with the first-party plugins installed as a user would."""
+    _install_tree(session)
+    session.run("pytest", "-q", "tests", *session.posargs)
+
+
+@nox.session(python="3.11")
+@nox.parametrize("plugin", PLUGINS)
+def plugin(session: nox.Session, plugin: str) -> None:
+    """One plugin's own tests, run inside its folder against the in-tree core."""
+    _install_tree(session)
+    session.chdir(f"plugins/{plugin}")
+    session.run("pytest", "-q", *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff over the whole tree."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the core and every plugin package."""
+    _install_tree(session)
+    session.install("mypy")
+    packages = ["patter_core"] + [
+        str(next(p for p in (ROOT / "plugins" / n).iterdir() if (p / "py.typed").exists()))
+        for n in PLUGINS
+    ]
+    session.run("mypy", "--strict", *packages)
