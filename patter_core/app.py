@@ -26,7 +26,7 @@ class Agent:
     plan: AgentPlan
     system_prompt: str = ""
     first_message: str = ""
-    tools: tuple[Tool, ...] = field(default=(), converter=tuple)
+    tools: tuple[Tool, ...] = ()
     on_call_start: Callback | None = None
     on_transcript: Callback | None = None
     on_call_end: Callback | None = None
@@ -61,6 +61,26 @@ class Patter:
         if carrier is not None:
             self.registry.carrier(carrier.carrier_name)
 
+    async def serve(
+        self,
+        agent: Agent,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        public_url: str = "",
+        grace_s: float = 30.0,
+    ) -> None:
+        """Serve ``agent``'s calls until SIGINT/SIGTERM; live calls get ``grace_s`` to finish."""
+        from .server import serve
+
+        await serve(self, agent, host=host, port=port, public_url=public_url, grace_s=grace_s)
+
+    def asgi_app(self, agent: Agent, *, public_url: str = "") -> Any:
+        """A Starlette app serving ``agent``, to run with any ASGI server or mount in your app."""
+        from .server import build_app
+
+        return build_app(self, agent, public_url=public_url)
+
     def check(self, engine: Engine, *, tools: Sequence[Tool] = ()) -> AgentPlan:
         """Run every compatibility check for ``engine`` with this carrier, without an agent."""
         return check_agent(
@@ -86,14 +106,16 @@ class Patter:
         names = [t.name for t in tools]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
-            raise ConfigError(f"tool name(s) {repeated} used more than once; tool names must be unique")
+            raise ConfigError(
+                f"tool name(s) {repeated} used more than once; tool names must be unique"
+            )
         plan = self.check(engine, tools=tools)
         return Agent(
             engine=engine,
             plan=plan,
             system_prompt=system_prompt,
             first_message=first_message,
-            tools=tools,
+            tools=tuple(tools),
             on_call_start=on_call_start,
             on_transcript=on_transcript,
             on_call_end=on_call_end,

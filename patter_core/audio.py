@@ -112,8 +112,8 @@ class _Resampler:
         if self.down > 1:
             out = filtered[self.phase :: self.down]
             self.phase = (self.phase - len(filtered)) % self.down
-            return out  # type: ignore[no-any-return]
-        return filtered  # type: ignore[no-any-return]
+            return out
+        return filtered
 
 
 class _UlawToPcm24k:

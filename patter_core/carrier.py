@@ -105,7 +105,7 @@ class Carrier(Protocol):
         ...
 
     async def authenticate_media(self, websocket: WebSocket, ctx: CarrierContext) -> str | None:
-        """Vet a media WebSocket upgrade before it is accepted: ``None`` if fine, else the reason."""
+        """Vet a media WebSocket upgrade before accepting it: ``None`` if fine, else why not."""
         ...
 
     def decode(self, message: str) -> CarrierEvent | None:

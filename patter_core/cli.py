@@ -44,7 +44,9 @@ def plugins(as_json: bool) -> None:
     if not data:
         click.echo("No plugins installed. Install e.g. patter-openai-realtime and patter-twilio.")
     for p in data:
-        dist = f"{p['distribution']} {p['version']}" if p["distribution"] else "(not a distribution)"
+        dist = (
+            f"{p['distribution']} {p['version']}" if p["distribution"] else "(not a distribution)"
+        )
         click.echo(f"{p['plugin']}  [{dist}]")
         if p["error"]:
             click.echo(f"  LOAD ERROR: {p['error']}")

@@ -75,7 +75,8 @@ def check_agent(
         carrier_spec, carrier_source = carrier_reg.item, carrier_reg.source
         audio_format = carrier_spec.audio_format
         if model.audio_formats and not any(
-            can_convert(audio_format, f) and can_convert(f, audio_format) for f in model.audio_formats
+            can_convert(audio_format, f) and can_convert(f, audio_format)
+            for f in model.audio_formats
         ):
             raise CompatibilityError(
                 f"carrier {carrier_name!r} ({carrier_source}) streams {audio_format}, but model "
@@ -150,7 +151,10 @@ def _check_reasoning(
         log.debug(
             "reasoning_effort=%r is ignored for model %r (no reasoning support per %s); "
             "it is not sent. Models with reasoning: %s",
-            effort, model.name, source, ", ".join(reasoning),
+            effort,
+            model.name,
+            source,
+            ", ".join(reasoning),
         )
         return False
     if effort not in model.reasoning_efforts:

@@ -29,7 +29,7 @@ class TokenUsage:
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
         return TokenUsage(
-            *(getattr(self, f) + getattr(other, f) for f in _USAGE_FIELDS)  # type: ignore[arg-type]
+            *(getattr(self, f) + getattr(other, f) for f in _USAGE_FIELDS)
         )
 
 
@@ -60,7 +60,7 @@ class SessionConfig:
 
     instructions: str
     audio_format: AudioFormat
-    tools: tuple[ToolSchema, ...] = field(default=(), converter=tuple)
+    tools: tuple[ToolSchema, ...] = ()
     model: ModelSpec | None = None
     call_id: str = ""
 
@@ -146,7 +146,7 @@ class ResponseDone:
     status: str
     usage: TokenUsage | None = None
     status_reason: str = ""
-    item_ids: tuple[str, ...] = field(default=(), converter=tuple)
+    item_ids: tuple[str, ...] = ()
 
 
 @frozen
@@ -247,7 +247,7 @@ class Engine(Protocol):
     transcription_model: str | None
 
     def prepare(self, model: ModelSpec) -> None:
-        """Check engine-specific settings (credentials, voice...) before any call; raise ConfigError."""
+        """Check engine-specific settings (credentials...) before any call; raise ConfigError."""
         ...
 
     async def connect(self, config: SessionConfig) -> EngineSession:

@@ -34,7 +34,8 @@ class PluginSource:
 
     def __str__(self) -> str:
         if self.distribution:
-            return f"plugin {self.plugin!r} (distribution {self.distribution} {self.version or ''})".replace(" )", ")")
+            version = f" {self.version}" if self.version else ""
+            return f"plugin {self.plugin!r} (distribution {self.distribution}{version})"
         return f"plugin {self.plugin!r}"
 
 

@@ -52,7 +52,9 @@ class Pricing(Mapping[str, PriceTable]):
         models = self[table].models
         if model not in models:
             known = ", ".join(sorted(models))
-            raise UnknownNameError(f"price table {table!r} has no price for {model!r}; priced: {known}")
+            raise UnknownNameError(
+                f"price table {table!r} has no price for {model!r}; priced: {known}"
+            )
         return models[model]
 
     def with_overrides(self, overrides: Mapping[str, Any], *, path: str = "pricing") -> Pricing:
@@ -147,7 +149,7 @@ def call_cost(
     *,
     engine: str,
     model: str,
-    usage: TokenUsage = TokenUsage(),
+    usage: TokenUsage | None = None,
     transcription_model: str | None = None,
     transcription_seconds: float = 0.0,
     carrier: str | None = None,
@@ -161,7 +163,7 @@ def call_cost(
     """
     engine_price = pricing.price(engine, model)
     if isinstance(engine_price, TokenPrice):
-        engine_cost = tokens_cost(usage, engine_price)
+        engine_cost = tokens_cost(usage or TokenUsage(), engine_price)
     else:
         engine_cost = minutes_cost(call_seconds, engine_price)
     transcription = Decimal(0)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from attrs import frozen
 
 from .errors import DuplicateRegistrationError, PluginError, UnknownNameError
-from .pricing import Pricing
 from .plugins import LoadFailure, PluginLoader, PluginSource, new_plugin_manager
+from .pricing import Pricing
 from .specs import CarrierSpec, EngineSpec, PriceTable
 
 T = TypeVar("T")
@@ -129,17 +129,18 @@ class Registry:
                     f"{source} registered {type(record).__name__} under {kind}; "
                     f"expected a patter_core.specs.{record_type.__name__}"
                 )
-            existing = store.get(record.name)
+            name: str = cast(Any, record).name
+            existing = store.get(name)
             if existing is not None:
                 raise DuplicateRegistrationError(
-                    f"{kind[:-1] if kind != 'pricing' else 'price table'} {record.name!r} is "
+                    f"{kind[:-1] if kind != 'pricing' else 'price table'} {name!r} is "
                     f"registered twice: by {existing.source} and by {source}. Uninstall one, "
                     f"or disable it with PATTER_DISABLE_PLUGINS={source.plugin}."
                 )
             if isinstance(record, EngineSpec):
                 self._check_models(record, source)
-            store[record.name] = Registered(record, source)
-            added.append(record.name)
+            store[name] = Registered(record, source)
+            added.append(name)
 
         return register
 
@@ -148,7 +149,9 @@ class Registry:
         for names in ([m.name for m in spec.models], [m.name for m in spec.transcription_models]):
             repeated += sorted({n for n in names if names.count(n) > 1})
         if repeated:
-            raise PluginError(f"{source} declares model(s) {repeated} twice in engine {spec.name!r}")
+            raise PluginError(
+                f"{source} declares model(s) {repeated} twice in engine {spec.name!r}"
+            )
         defaults = [m.name for m in spec.models if m.default]
         if len(defaults) > 1:
             raise PluginError(
@@ -176,7 +179,9 @@ class Registry:
                 for kind in ("engines", "carriers", "pricing")
             }
             error = next((f.error for f in self._loader.failures if f.source == source), "")
-            infos.append(PluginInfo(source, tuple(self._loader.hooks_of(source)), registered, error))
+            infos.append(
+                PluginInfo(source, tuple(self._loader.hooks_of(source)), registered, error)
+            )
         loaded_sources = {p.source for p in self._loader.loaded}
         for failure in self._loader.failures:
             if failure.source not in loaded_sources:

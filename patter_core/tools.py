@@ -25,7 +25,9 @@ def _check_parameters(instance: Tool, _: Any, value: Mapping[str, Any]) -> None:
         raise ConfigError(f"tool {instance.name!r}: parameters.properties must be an object")
     missing = [r for r in value.get("required", []) if r not in properties]
     if missing:
-        raise ConfigError(f"tool {instance.name!r}: required {missing} not in parameters.properties")
+        raise ConfigError(
+            f"tool {instance.name!r}: required {missing} not in parameters.properties"
+        )
 
 
 def _check_name(_: Any, __: Any, value: str) -> None:

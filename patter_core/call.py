@@ -1,0 +1,425 @@
+"""The call session: the one place where a carrier's media stream meets an engine session.
+
+One `CallSession` per media stream. Caller audio goes to the engine untouched; agent audio
+goes to the carrier followed by a mark, so playback can be accounted from mark echoes.
+Barge-in clears the carrier and truncates the engine at what the caller actually heard.
+Only the engine-reader task writes to the carrier socket, so frames never interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from . import engine as ev
+from .audio import duration_ms
+from .callbacks import fire
+from .carrier import (
+    Carrier,
+    DtmfReceived,
+    InboundCall,
+    MarkEchoed,
+    MediaReceived,
+    StreamStarted,
+    StreamStopped,
+)
+from .engine import EngineSession, SessionConfig
+from .errors import CarrierProtocolError
+from .playback import PlaybackTracker
+from .records import CallResult, TranscriptEntry
+from .toolrunner import ToolRunner
+
+if TYPE_CHECKING:
+    from starlette.websockets import WebSocket
+
+    from .app import Agent
+    from .pricing import Pricing
+
+log = logging.getLogger("patter.call")
+
+MAX_FRAME_CHARS = 256 * 1024
+MAX_CONSECUTIVE_BAD_FRAMES = 50
+START_TIMEOUT_S = 10.0
+
+
+class _CallEnded(Exception):
+    """Raised inside the loops to end the call with a reason."""
+
+
+class CallSession:
+    """Runs one call from the media stream's first frame to `on_call_end`."""
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        carrier: Carrier,
+        agent: Agent,
+        pricing: Pricing,
+        claim_token: Callable[[StreamStarted], InboundCall | None],
+        carrier_leg: str = "inbound",
+    ) -> None:
+        self.ws = websocket
+        self.carrier = carrier
+        self.agent = agent
+        self.pricing = pricing
+        self._claim_token = claim_token
+        self.carrier_leg = carrier_leg
+        self.call: InboundCall | None = None
+        self.stream_id = ""
+        self.engine: EngineSession | None = None
+        self.playback = PlaybackTracker()
+        self.transcript: list[TranscriptEntry] = []
+        self.usage = ev.TokenUsage()
+        self.transcription_seconds = 0.0
+        self.end_reason = ""
+        self.started_at = time.time()
+        self._t0 = time.monotonic()
+        self._bad_frames = 0
+        self._cancelled_items: set[str] = set()
+        self._order: dict[str, float] = {}
+        self._carrier_closed = False
+        self._tools = ToolRunner(agent.tools, self._tool_done)
+        self._ended = asyncio.Event()
+        self.result: CallResult | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def run(self) -> CallResult:
+        """Run the call to its end, whatever fails; always fires ``on_call_end``."""
+        try:
+            started = await self._wait_for_start()
+            if started is not None:
+                await self._converse(started)
+        except _CallEnded as ended:
+            self.end_reason = self.end_reason or str(ended)
+        except Exception:
+            log.exception("call %s failed", self.call.call_id if self.call else "?")
+            self.end_reason = self.end_reason or "internal error"
+        finally:
+            await self._finish()
+        assert self.result is not None
+        return self.result
+
+    async def hang_up(self, reason: str = "ended by server") -> None:
+        """End the call from our side (closing the media stream ends a streamed call)."""
+        self.end_reason = self.end_reason or reason
+        self._ended.set()
+
+    async def _wait_for_start(self) -> StreamStarted | None:
+        try:
+            async with asyncio.timeout(START_TIMEOUT_S):
+                while True:
+                    event = await self._next_carrier_event()
+                    if isinstance(event, StreamStarted):
+                        return self._accept_start(event)
+                    if isinstance(event, StreamStopped):
+                        raise _CallEnded("stream stopped before it started")
+                    if event is not None:
+                        log.warning(
+                            "dropping %s received before the stream started", type(event).__name__
+                        )
+        except TimeoutError:
+            raise _CallEnded(f"no start message within {START_TIMEOUT_S:.0f} s") from None
+
+    def _accept_start(self, started: StreamStarted) -> StreamStarted:
+        call = self._claim_token(started)
+        if call is None:
+            raise _CallEnded("refused: the stream did not carry a valid call token")
+        self.call = call
+        self.stream_id = started.stream_id
+        return started
+
+    async def _converse(self, started: StreamStarted) -> None:
+        agent = self.agent
+        overrides = await self._call_start_overrides()
+        instructions = overrides.get("instructions", agent.instructions)
+        first_message = overrides.get("first_message", agent.first_message)
+        variables = overrides.get("variables") or {}
+        if variables:
+            instructions = _fill(instructions, variables)
+            first_message = _fill(first_message, variables)
+        config = SessionConfig(
+            instructions=instructions,
+            audio_format=agent.plan.audio_format,
+            tools=tuple(t.schema for t in agent.tools),
+            model=agent.plan.model,
+            call_id=self.call.call_id if self.call else "",
+        )
+        try:
+            self.engine = await agent.engine.connect(config)
+        except Exception as exc:
+            raise _CallEnded(f"engine session could not be set up: {exc}") from exc
+        if first_message:
+            await self.engine.say(first_message)
+        tasks = [
+            asyncio.create_task(self._carrier_loop(), name="carrier-reader"),
+            asyncio.create_task(self._engine_loop(), name="engine-reader"),
+            asyncio.create_task(self._ended.wait(), name="hang-up"),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                failure = task.exception()
+                if isinstance(failure, _CallEnded):
+                    self.end_reason = self.end_reason or str(failure)
+                elif failure is not None:
+                    raise failure
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _call_start_overrides(self) -> dict[str, Any]:
+        if self.agent.on_call_start is None:
+            return {}
+        result = await fire(self.agent.on_call_start, self.call, what="on_call_start")
+        if result is None:
+            return {}
+        if not isinstance(result, dict):
+            log.error("on_call_start returned %r; expected a dict of overrides or None", result)
+            return {}
+        allowed = {"instructions", "first_message", "variables"}
+        unknown = set(result) - allowed
+        if unknown:
+            log.error(
+                "on_call_start returned unknown override(s) %s; allowed: %s",
+                sorted(unknown),
+                sorted(allowed),
+            )
+        return {k: v for k, v in result.items() if k in allowed}
+
+    async def _finish(self) -> None:
+        await self._tools.cancel_all()
+        if self.engine is not None:
+            try:
+                await self.engine.close()
+            except Exception:
+                log.exception("closing the engine session failed")
+        await self._close_carrier()
+        self.result = self._build_result()
+        if self.call is not None:
+            await fire(self.agent.on_call_end, self.result, what="on_call_end")
+
+    async def _close_carrier(self) -> None:
+        if self._carrier_closed:
+            return
+        self._carrier_closed = True
+        with contextlib.suppress(Exception):  # already gone: the caller hung up first
+            await self.ws.close()
+
+    def _build_result(self) -> CallResult:
+        from .pricing import call_cost
+
+        seconds = time.monotonic() - self._t0 if self.call else 0.0
+        plan = self.agent.plan
+        cost = (
+            call_cost(
+                self.pricing,
+                engine=plan.engine.name,
+                model=plan.model.name,
+                usage=self.usage,
+                transcription_model=plan.transcription.name if plan.transcription else None,
+                transcription_seconds=self.transcription_seconds,
+                carrier=plan.carrier.name if plan.carrier else None,
+                carrier_leg=self.carrier_leg,
+                call_seconds=seconds,
+            )
+            if plan.engine.name in self.pricing
+            else None
+        )
+        return CallResult(
+            call=self.call,
+            stream_id=self.stream_id,
+            started_at=self.started_at,
+            duration_s=seconds,
+            transcript=tuple(sorted(self.transcript, key=lambda e: e.order)),
+            usage=self.usage,
+            transcription_seconds=self.transcription_seconds,
+            cost=cost,
+            end_reason=self.end_reason or "completed",
+        )
+
+    # ---------------------------------------------------------------- carrier side
+
+    async def _next_carrier_event(self) -> Any:
+        from starlette.websockets import WebSocketDisconnect
+
+        try:
+            message = await self.ws.receive()
+        except WebSocketDisconnect:
+            raise _CallEnded("carrier disconnected") from None
+        if message["type"] == "websocket.disconnect":
+            self._carrier_closed = True
+            raise _CallEnded("carrier disconnected")
+        text = message.get("text")
+        if text is None:
+            return self._bad_frame("binary frame (the media stream is JSON text)")
+        if len(text) > MAX_FRAME_CHARS:
+            return self._bad_frame(f"frame of {len(text)} characters exceeds {MAX_FRAME_CHARS}")
+        try:
+            event = self.carrier.decode(text)
+        except CarrierProtocolError as exc:
+            return self._bad_frame(str(exc))
+        self._bad_frames = 0
+        return event
+
+    def _bad_frame(self, why: str) -> None:
+        self._bad_frames += 1
+        log.warning("dropping a malformed carrier frame: %s", why)
+        if self._bad_frames >= MAX_CONSECUTIVE_BAD_FRAMES:
+            raise _CallEnded(f"{self._bad_frames} malformed carrier frames in a row")
+
+    async def _carrier_loop(self) -> None:
+        assert self.engine is not None
+        while True:
+            event = await self._next_carrier_event()
+            if isinstance(event, MediaReceived):
+                await self.engine.send_audio(event.payload)
+            elif isinstance(event, MarkEchoed):
+                self.playback.echoed(event.name, time.monotonic())
+            elif isinstance(event, DtmfReceived):
+                await self.engine.send_user_text(f"The caller pressed the key {event.digit}.")
+            elif isinstance(event, StreamStopped):
+                self._carrier_closed = True
+                raise _CallEnded("caller hung up")
+            elif isinstance(event, StreamStarted):
+                log.warning("ignoring a second start message on stream %s", self.stream_id)
+
+    async def _send_carrier(self, frame: str) -> None:
+        if self._carrier_closed:
+            return
+        try:
+            await self.ws.send_text(frame)
+        except Exception:
+            self._carrier_closed = True
+            raise _CallEnded("carrier disconnected") from None
+
+    # ---------------------------------------------------------------- engine side
+
+    async def _engine_loop(self) -> None:
+        assert self.engine is not None
+        handlers: dict[type, Callable[[Any], Awaitable[None]]] = {
+            ev.AgentAudio: self._on_agent_audio,
+            ev.UserSpeechStarted: self._on_speech_started,
+            ev.AgentTranscriptDone: self._on_agent_transcript,
+            ev.UserTranscriptDelta: self._on_user_partial,
+            ev.UserTranscriptDone: self._on_user_transcript,
+            ev.ToolCall: self._on_tool_call,
+            ev.ResponseDone: self._on_response_done,
+            ev.EngineError: self._on_engine_error,
+        }
+        async for event in self.engine.events():
+            if isinstance(event, ev.EngineClosed):
+                raise _CallEnded(f"engine connection closed ({event.code} {event.reason})".strip())
+            handler = handlers.get(type(event))
+            if handler is not None:
+                await handler(event)
+        raise _CallEnded("engine connection closed")
+
+    async def _on_agent_audio(self, event: ev.AgentAudio) -> None:
+        if event.item_id in self._cancelled_items:
+            return  # the tail of a response the caller interrupted
+        now = time.monotonic()
+        self._note_order(event.item_id, now)
+        await self._send_carrier(self.carrier.encode_audio(self.stream_id, event.payload))
+        mark = self.playback.sent(
+            event.item_id, duration_ms(event.payload, self.agent.plan.audio_format), now
+        )
+        await self._send_carrier(self.carrier.encode_mark(self.stream_id, mark))
+
+    async def _on_speech_started(self, event: ev.UserSpeechStarted) -> None:
+        now = time.monotonic()
+        self._note_order(event.item_id, now)
+        if not self.playback.playing:
+            return
+        await self._send_carrier(self.carrier.encode_clear(self.stream_id))
+        interruption = self.playback.interrupt(now)
+        assert self.engine is not None
+        for item_id, heard in interruption.heard:
+            self._cancelled_items.add(item_id)
+            await self.engine.truncate(item_id, heard)
+            self.transcript = [
+                attrs.evolve(e, interrupted=True) if e.item_id == item_id else e
+                for e in self.transcript
+            ]
+
+    async def _on_agent_transcript(self, event: ev.AgentTranscriptDone) -> None:
+        await self._add_transcript("agent", event.item_id, event.text, final=True)
+
+    async def _on_user_partial(self, event: ev.UserTranscriptDelta) -> None:
+        if self.agent.on_transcript is not None:
+            entry = TranscriptEntry(
+                "user", event.text, event.item_id, self._order_of(event.item_id), final=False
+            )
+            await fire(self.agent.on_transcript, entry, what="on_transcript")
+
+    async def _on_user_transcript(self, event: ev.UserTranscriptDone) -> None:
+        if event.transcription_seconds:
+            self.transcription_seconds += event.transcription_seconds
+        await self._add_transcript("user", event.item_id, event.text, final=True)
+
+    async def _on_tool_call(self, event: ev.ToolCall) -> None:
+        self._tools.start(event, self._context())
+
+    async def _tool_done(self, call_id: str, output: str) -> None:
+        if self.engine is not None:
+            await self.engine.send_tool_result(call_id, output)
+
+    async def _on_response_done(self, event: ev.ResponseDone) -> None:
+        if event.usage is not None:
+            self.usage = self.usage + event.usage
+
+    async def _on_engine_error(self, event: ev.EngineError) -> None:
+        log.warning("engine error %s: %s", event.code or "-", event.message)
+        if event.fatal:
+            raise _CallEnded(f"engine error: {event.message}")
+
+    # ---------------------------------------------------------------- transcript
+
+    def _note_order(self, item_id: str, now: float) -> None:
+        if item_id and item_id not in self._order:
+            self._order[item_id] = now
+
+    def _order_of(self, item_id: str) -> float:
+        return self._order.get(item_id, time.monotonic())
+
+    async def _add_transcript(self, role: str, item_id: str, text: str, *, final: bool) -> None:
+        entry = TranscriptEntry(
+            role,
+            text,
+            item_id,
+            self._order_of(item_id),
+            final=final,
+            interrupted=item_id in self._cancelled_items,
+        )
+        self.transcript.append(entry)
+        if self.agent.on_transcript is not None:
+            await fire(self.agent.on_transcript, entry, what="on_transcript")
+
+    def _context(self) -> dict[str, Any]:
+        call = self.call
+        return {
+            "call_id": call.call_id if call else "",
+            "caller": call.caller if call else "",
+            "callee": call.callee if call else "",
+            "parameters": dict(call.parameters) if call else {},
+        }
+
+
+def _fill(template: str, variables: dict[str, Any]) -> str:
+    """Fill ``{name}`` placeholders, leaving unknown ones as they are."""
+
+    class _Keep(dict[str, Any]):
+        def __missing__(self, key: str) -> str:
+            return "{" + key + "}"
+
+    try:
+        return template.format_map(_Keep(variables))
+    except (ValueError, IndexError):
+        return template

@@ -1,0 +1,228 @@
+"""The ASGI server: the carrier's routes, ``GET /health``, and the live calls.
+
+`build_app` returns a Starlette app that can run alone (``phone.serve``) or be mounted in
+a user's own Starlette/FastAPI app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from .call import CallSession
+from .carrier import Carrier, InboundCall, StreamStarted
+from .errors import ConfigError
+from .records import CallResult
+from .specs import CarrierSpec
+
+if TYPE_CHECKING:
+    from .app import Agent, Patter
+
+log = logging.getLogger("patter.server")
+
+PUBLIC_URL_ENV = "PATTER_PUBLIC_URL"
+CALL_TOKEN_TTL_S = 300.0
+
+
+class CallDirectory:
+    """Per-call tokens issued at the webhook and claimed once by the media stream."""
+
+    def __init__(self, ttl_s: float = CALL_TOKEN_TTL_S) -> None:
+        self._ttl_s = ttl_s
+        self._pending: dict[str, tuple[InboundCall, float]] = {}
+        self.statuses: dict[str, list[tuple[str, dict[str, str]]]] = {}
+
+    def issue(self, call: InboundCall) -> str:
+        self._expire()
+        token = secrets.token_urlsafe(24)
+        self._pending[token] = (call, time.monotonic() + self._ttl_s)
+        return token
+
+    def claim(self, started: StreamStarted) -> InboundCall | None:
+        """The call a token was issued for, if the token is live and the call ids agree."""
+        self._expire()
+        entry = self._pending.get(started.call_token)
+        if entry is None or (started.call_id and started.call_id != entry[0].call_id):
+            log.warning(
+                "refusing media stream %s: unknown or mismatched call token", started.stream_id
+            )
+            return None
+        del self._pending[started.call_token]
+        return entry[0]
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for token in [t for t, (_, expiry) in self._pending.items() if expiry < now]:
+            del self._pending[token]
+
+
+class PatterServer:
+    """Serves one agent on one carrier: routes, call tokens, live calls, graceful drain."""
+
+    def __init__(self, phone: Patter, agent: Agent, *, public_url: str = "") -> None:
+        if phone.carrier is None:
+            raise ConfigError("Patter(carrier=...) is required to serve calls")
+        self.phone = phone
+        self.agent = agent
+        self.carrier: Carrier = phone.carrier
+        self.spec: CarrierSpec = phone.registry.carrier(self.carrier.carrier_name).item
+        self.public_url = (
+            public_url
+            or str(getattr(self.carrier, "webhook_url", "") or "")
+            or os.environ.get(PUBLIC_URL_ENV, "")
+        ).rstrip("/")
+        self.carrier.prepare(self.spec)
+        self.directory = CallDirectory()
+        self.calls: set[CallSession] = set()
+        self.results: list[CallResult] = []
+        self.accepting = True
+        self.app = Starlette(routes=self._routes())
+        self.app.state.patter = self
+
+    # CarrierContext
+
+    def url_for(self, route_name: str) -> str:
+        route = next((r for r in self.spec.routes if r.name == route_name), None)
+        if route is None:
+            known = ", ".join(r.name for r in self.spec.routes)
+            raise ConfigError(
+                f"carrier {self.spec.name!r} has no route {route_name!r}; routes: {known}"
+            )
+        base = self.public_url
+        if not base:
+            raise ConfigError(
+                "the server's public URL is not set; pass public_url= to serve() or set "
+                f"{PUBLIC_URL_ENV} (e.g. https://agent.example.com)"
+            )
+        if route.kind == "websocket":
+            base = (
+                "wss://" + base.split("://", 1)[-1]
+                if base.startswith("https")
+                else "ws://" + base.split("://", 1)[-1]
+            )
+        return base + route.path
+
+    def issue_call_token(self, call: InboundCall) -> str:
+        return self.directory.issue(call)
+
+    def report_status(self, call_id: str, status: str, details: Mapping[str, str]) -> None:
+        log.info("call %s status %s", call_id, status)
+        self.directory.statuses.setdefault(call_id, []).append((status, dict(details)))
+
+    # routes
+
+    def _routes(self) -> list[BaseRoute]:
+        routes: list[BaseRoute] = [Route("/health", self._health, methods=["GET"])]
+        for spec in self.spec.routes:
+            if spec.kind == "websocket":
+                routes.append(WebSocketRoute(spec.path, self._media))
+            else:
+                routes.append(
+                    Route(spec.path, self._http_endpoint(spec.name), methods=list(spec.methods))
+                )
+        return routes
+
+    def _http_endpoint(self, route_name: str) -> Any:
+        async def endpoint(request: Request) -> Response:
+            if route_name == "voice" and not self.accepting:
+                return PlainTextResponse("shutting down; not taking new calls", status_code=503)
+            try:
+                return await self.carrier.handle_http(route_name, request, self)
+            except Exception:
+                log.exception("carrier %s failed on route %s", self.spec.name, route_name)
+                return PlainTextResponse("internal error", status_code=500)
+
+        endpoint.__name__ = f"{self.spec.name}_{route_name}"
+        return endpoint
+
+    async def _health(self, request: Request) -> Response:
+        return JSONResponse(
+            {"status": "ok" if self.accepting else "draining", "calls": len(self.calls)}
+        )
+
+    async def _media(self, websocket: WebSocket) -> None:
+        reason = await self.carrier.authenticate_media(websocket, self)
+        if reason is not None:
+            log.warning("refusing a media stream: %s", reason)
+            await websocket.close(code=1008)
+            return
+        await websocket.accept()
+        session = CallSession(
+            websocket, self.carrier, self.agent, self.phone.pricing, self.directory.claim
+        )
+        self.calls.add(session)
+        try:
+            self.results.append(await session.run())
+        finally:
+            self.calls.discard(session)
+
+    # shutdown
+
+    async def drain(self, grace_s: float) -> None:
+        """Stop taking calls, let live ones finish for ``grace_s``, then end the rest cleanly."""
+        self.accepting = False
+        deadline = time.monotonic() + grace_s
+        while self.calls and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for session in list(self.calls):
+            await session.hang_up("server shutting down")
+        while self.calls:
+            await asyncio.sleep(0.01)
+
+
+def build_app(phone: Patter, agent: Agent, *, public_url: str = "") -> Starlette:
+    """The ASGI app serving ``agent`` on ``phone``'s carrier; ``app.state.patter`` is the server."""
+    return PatterServer(phone, agent, public_url=public_url).app
+
+
+async def serve(
+    phone: Patter,
+    agent: Agent,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    public_url: str = "",
+    grace_s: float = 30.0,
+    log_level: str = "info",
+) -> None:
+    """Run the server with uvicorn until SIGINT/SIGTERM, then drain live calls for ``grace_s``."""
+    import uvicorn
+
+    server = PatterServer(phone, agent, public_url=public_url)
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[None]] = set()
+
+    class _DrainingServer(uvicorn.Server):
+        draining = False
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if self.draining:  # a second signal: stop now
+                super().handle_exit(sig, frame)
+                return
+            self.draining = True
+            log.info(
+                "signal %s: draining %d live call(s) for up to %.0f s",
+                sig,
+                len(server.calls),
+                grace_s,
+            )
+            loop.call_soon_threadsafe(lambda: tasks.add(loop.create_task(drain_then_exit())))
+
+    async def drain_then_exit() -> None:
+        await server.drain(grace_s)
+        uv.should_exit = True
+
+    config = uvicorn.Config(server.app, host=host, port=port, log_level=log_level, lifespan="off")
+    uv = _DrainingServer(config)
+    await uv.serve()
