@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from attrs import field, frozen
+from attrs import frozen
 
 from .specs import AudioFormat, ModelSpec
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 from starlette.responses import PlainTextResponse, Response
 
-from patter_core.carrier import CarrierContext, InboundCall
+from patter_core.carrier import InboundCall
 from patter_core.errors import PatterError
 
 from . import twiml
@@ -20,6 +20,8 @@ from .signatures import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, Params
 
 if TYPE_CHECKING:
     from starlette.requests import Request
+
+    from patter_core.carrier import CarrierContext
 
     from .carrier import Twilio
 
