@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
 from .carrier import Carrier
 from .compat import AgentPlan, check_agent
@@ -24,6 +24,7 @@ class Agent:
 
     engine: Engine
     plan: AgentPlan
+    phone: Patter = field(eq=False, repr=False)
     system_prompt: str = ""
     first_message: str = ""
     tools: tuple[Tool, ...] = ()
@@ -113,6 +114,7 @@ class Patter:
         return Agent(
             engine=engine,
             plan=plan,
+            phone=self,
             system_prompt=system_prompt,
             first_message=first_message,
             tools=tuple(tools),

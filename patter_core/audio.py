@@ -102,6 +102,8 @@ class _Resampler:
     def process(self, samples: NDArray[np.float64]) -> NDArray[np.float64]:
         import numpy as np
 
+        if len(samples) == 0:  # np.convolve would swap its operands and invent samples
+            return samples
         if self.up > 1:
             stuffed = np.zeros(len(samples) * self.up)
             stuffed[:: self.up] = samples

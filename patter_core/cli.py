@@ -135,5 +135,42 @@ def _price_text(price: dict[str, Any] | None) -> str:
     )
 
 
+def _load_agent(target: str) -> Any:
+    import importlib
+
+    from .app import Agent
+
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise click.BadParameter("expected MODULE:ATTRIBUTE, e.g. app:agent", param_hint="TARGET")
+    sys.path.insert(0, "")
+    module = importlib.import_module(module_name)
+    agent = getattr(module, attr, None)
+    if not isinstance(agent, Agent):
+        raise click.BadParameter(
+            f"{target} is {type(agent).__name__}, not an Agent built with phone.agent(...)",
+            param_hint="TARGET",
+        )
+    return agent
+
+
+@main.command()
+@click.argument("target")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--public-url", default="", help="https URL the carrier reaches this server at.")
+@click.option("--grace", default=30.0, show_default=True, help="Seconds live calls get on SIGTERM.")
+def serve(target: str, host: str, port: int, public_url: str, grace: float) -> None:
+    """Serve the agent TARGET (MODULE:ATTRIBUTE, e.g. app:agent) for real calls."""
+    import asyncio
+
+    agent = _load_agent(target)
+    asyncio.run(
+        agent.phone.serve(agent, host=host, port=port, public_url=public_url, grace_s=grace)
+    )
+
+
+from . import cli_calls  # noqa: E402, F401  (registers `patter calls` on `main`)
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -144,7 +144,7 @@ def _check_reasoning(
     if effort not in REASONING_EFFORTS:
         raise CompatibilityError(
             f"reasoning_effort must be one of {', '.join(map(repr, REASONING_EFFORTS))} or None, "
-            f"got {effort!r}"
+            f"got {effort!r} (model {model.name!r} of engine {spec.name!r}, {source})"
         )
     if not model.supports_reasoning:
         reasoning = [m.name for m in spec.conversation_models() if m.supports_reasoning]

@@ -12,11 +12,25 @@ failure is reported with its path::
 from __future__ import annotations
 
 import datetime as dt
+import typing
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+import attrs
 import cattrs
-from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.cols import (
+    homogenous_tuple_structure_factory,
+    is_mutable_sequence,
+    is_sequence,
+    list_structure_factory,
+)
+from cattrs.errors import (
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
 from cattrs.v import format_exception
 
 from .errors import ConfigError
@@ -67,7 +81,10 @@ def _structure_date(value: Any, _: type) -> dt.date:
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str):
-        return dt.date.fromisoformat(value)
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
     raise TypeError(f"expected a date such as '2026-11-24', got {value!r}")
 
 
@@ -78,8 +95,50 @@ def _structure_price(value: Any, _: type) -> Price:
     return converter.structure(value, target)
 
 
+def _is_literal(type_: Any) -> bool:
+    origin: Any = typing.get_origin(type_)
+    return origin is typing.Literal
+
+
+def _structure_literal(value: Any, type_: Any) -> Any:
+    allowed = typing.get_args(type_)
+    if value in allowed and type(value) in {type(a) for a in allowed}:
+        return value
+    raise ValueError(f"must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+
+
+def _attrs_hook(cls: type, conv: cattrs.Converter) -> Callable[[Any, type], Any]:
+    """The generated attrs hook, behind a check that the data is a table at all."""
+    inner: Callable[[Any, Any], Any] = conv.gen_structure_attrs_fromdict(cls)
+
+    def structure_attrs(value: Any, type_: type) -> Any:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected a table of {cls.__name__} fields, got {value!r}")
+        return inner(value, type_)
+
+    return structure_attrs
+
+
+def _sequence_hook(type_: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """Lists and tuples, refusing text and tables (which would be split into characters/keys)."""
+    factory = (
+        list_structure_factory if is_mutable_sequence(type_) else homogenous_tuple_structure_factory
+    )
+    inner: Callable[[Any, Any], Any] = factory(type_, conv)
+
+    def structure_sequence(value: Any, t: Any) -> Any:
+        if isinstance(value, str | bytes | Mapping):
+            raise TypeError(f"expected a list, got {value!r}")
+        return inner(value, t)
+
+    return structure_sequence
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_structure_hook_factory(attrs.has, lambda cls: _attrs_hook(cls, conv))
+    conv.register_structure_hook_factory(is_sequence, lambda t: _sequence_hook(t, conv))
+    conv.register_structure_hook_func(_is_literal, _structure_literal)
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(str, _structure_str)
@@ -101,11 +160,31 @@ def _describe(exc: BaseException, type_: Any) -> str:
     return format_exception(exc, type_)
 
 
-def error_messages(exc: BaseException, path: str) -> list[str]:
-    """Flatten a cattrs failure into ``"<what is wrong> @ <path>"`` lines."""
-    if isinstance(exc, ClassValidationError | IterableValidationError | ForbiddenExtraKeysError):
-        return list(cattrs.transform_error(exc, path=path, format_exception=_describe))
-    return [f"{_describe(exc, None)} @ {path}"]
+def _extra_keys(exc: ForbiddenExtraKeysError, path: str) -> list[str]:
+    allowed = ", ".join(a.name for a in attrs.fields(exc.cl))
+    return [f"unknown key (allowed: {allowed}) @ {path}.{key}" for key in sorted(exc.extra_fields)]
+
+
+def error_messages(exc: BaseException, path: str, type_: Any = None) -> list[str]:
+    """Flatten a cattrs failure into ``"<what is wrong> @ <path>"`` lines.
+
+    An unknown key gets a line of its own, with the key in the path.
+    """
+    if isinstance(exc, ForbiddenExtraKeysError):
+        return _extra_keys(exc, path)
+    if isinstance(exc, ClassValidationError | IterableValidationError):
+        lines: list[str] = []
+        with_notes, without = exc.group_exceptions()
+        for sub, note in with_notes:
+            if isinstance(note, IterableValidationNote):
+                where = f"{path}[{note.index!r}]"
+            else:
+                where = f"{path}.{note.name}"
+            lines += error_messages(sub, where, note.type)
+        for sub in without:
+            lines += error_messages(sub, path)
+        return lines
+    return [f"{_describe(exc, type_)} @ {path}"]
 
 
 def structure(data: Any, cls: type[T], *, path: str = "$") -> T:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -60,11 +61,16 @@ def _name_list(env: str) -> set[str] | None:
     return {name.strip() for name in raw.split(",") if name.strip()}
 
 
+def _normalize(name: str) -> str:
+    """Compare names as packaging does: ``Patter_Twilio`` and ``patter-twilio`` are one name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _selected(names: Iterable[str], allow: set[str] | None, block: set[str]) -> bool:
-    names = set(names)
-    if names & block:
+    names = {_normalize(n) for n in names if n}
+    if names & {_normalize(n) for n in block}:
         return False
-    return allow is None or bool(names & allow)
+    return allow is None or bool(names & {_normalize(n) for n in allow})
 
 
 def new_plugin_manager() -> pluggy.PluginManager:
@@ -123,6 +129,8 @@ class PluginLoader:
             self.pm.register(module, name=source.plugin)
         except pluggy.PluginValidationError as exc:
             raise PluginError(f"{source} is invalid: {exc}") from exc
+        except ValueError as exc:  # pluggy: that name or that object is registered already
+            raise PluginError(f"{source} cannot be added: {exc}") from exc
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:

@@ -103,9 +103,7 @@ class Registry:
                     for name in added:
                         del store[name]
                     failed.add(source)
-                    self._loader.failures.append(
-                        LoadFailure(source, f"{hook_name} raised {type(exc).__name__}: {exc}")
-                    )
+                    self._loader._fail(source, f"{hook_name} raised {type(exc).__name__}: {exc}")
         for source in failed:
             self._drop(source)
 

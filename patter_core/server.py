@@ -7,11 +7,12 @@ a user's own Starlette/FastAPI app.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -179,6 +180,59 @@ class PatterServer:
             await session.hang_up("server shutting down")
         while self.calls:
             await asyncio.sleep(0.01)
+
+
+class RunningServer:
+    """A server running in the background of the current event loop (see `running`)."""
+
+    def __init__(self, server: PatterServer, base_url: str) -> None:
+        self.server = server
+        self.base_url = base_url
+
+    @property
+    def results(self) -> list[CallResult]:
+        """Results of the calls that have ended, oldest first."""
+        return self.server.results
+
+
+@contextlib.asynccontextmanager
+async def running(
+    phone: Patter,
+    agent: Agent,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    public_url: str = "",
+    grace_s: float = 5.0,
+) -> AsyncIterator[RunningServer]:
+    """Run the server inside this event loop (port 0 picks a free port), e.g. for tests.
+
+    On exit, live calls get ``grace_s`` to finish, then are ended cleanly.
+    """
+    import uvicorn
+
+    server = PatterServer(phone, agent, public_url=public_url)
+
+    class _QuietServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:  # leave the host's signal handlers alone
+            yield
+
+    config = uvicorn.Config(server.app, host=host, port=port, log_level="warning", lifespan="off")
+    uv = _QuietServer(config)
+    task = asyncio.create_task(uv.serve())
+    while not uv.started:
+        if task.done():
+            task.result()  # re-raise a start-up failure (port in use...)
+            raise RuntimeError("the server stopped before it started")
+        await asyncio.sleep(0.01)
+    bound_port = uv.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield RunningServer(server, f"http://{host}:{bound_port}")
+    finally:
+        await server.drain(grace_s)
+        uv.should_exit = True
+        await task
 
 
 def build_app(phone: Patter, agent: Agent, *, public_url: str = "") -> Starlette:

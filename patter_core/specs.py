@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+import types
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -33,6 +34,10 @@ class AudioFormat:
         return f"{self.encoding}@{self.sample_rate}"
 
 
+def _tuple_of_formats(value: Iterable[AudioFormat]) -> tuple[AudioFormat, ...]:
+    return tuple(value)
+
+
 PCMU_8K = AudioFormat("pcmu", 8000)
 PCMA_8K = AudioFormat("pcma", 8000)
 PCM16_24K = AudioFormat("pcm16", 24000)
@@ -56,7 +61,7 @@ class ModelSpec:
     context_window: int | None = None
     max_output_tokens: int | None = None
     voices: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
-    audio_formats: tuple[AudioFormat, ...] = field(default=(), converter=tuple)
+    audio_formats: tuple[AudioFormat, ...] = field(default=(), converter=_tuple_of_formats)
     status: ModelStatus = "active"
     retires_on: dt.date | None = None
     default: bool = False
@@ -76,6 +81,16 @@ class TranscriptionModelSpec:
     status: ModelStatus = "active"
     retires_on: dt.date | None = None
     default: bool = False
+
+
+def _tuple_of_models(value: Iterable[ModelSpec]) -> tuple[ModelSpec, ...]:
+    return tuple(value)
+
+
+def _tuple_of_transcription_models(
+    value: Iterable[TranscriptionModelSpec],
+) -> tuple[TranscriptionModelSpec, ...]:
+    return tuple(value)
 
 
 @frozen
@@ -98,8 +113,10 @@ class EngineSpec:
 
     name: str
     factory: Callable[..., Any]
-    models: tuple[ModelSpec, ...] = field(converter=tuple)
-    transcription_models: tuple[TranscriptionModelSpec, ...] = field(default=(), converter=tuple)
+    models: tuple[ModelSpec, ...] = field(converter=_tuple_of_models)
+    transcription_models: tuple[TranscriptionModelSpec, ...] = field(
+        default=(), converter=_tuple_of_transcription_models
+    )
     capabilities: EngineCapabilities = EngineCapabilities()
     description: str = ""
 
@@ -143,6 +160,10 @@ class RouteSpec:
     methods: tuple[str, ...] = field(default=("POST",), converter=_tuple_of_str)
 
 
+def _tuple_of_routes(value: Iterable[RouteSpec]) -> tuple[RouteSpec, ...]:
+    return tuple(value)
+
+
 @frozen
 class CarrierSpec:
     """A carrier plugin's declaration: media format, capabilities and routes."""
@@ -151,7 +172,7 @@ class CarrierSpec:
     factory: Callable[..., Any]
     audio_format: AudioFormat
     capabilities: CarrierCapabilities = CarrierCapabilities()
-    routes: tuple[RouteSpec, ...] = field(default=(), converter=tuple)
+    routes: tuple[RouteSpec, ...] = field(default=(), converter=_tuple_of_routes)
     description: str = ""
 
 
@@ -180,12 +201,16 @@ class MinutePrice:
 Price = TokenPrice | MinutePrice
 
 
+def _read_only(value: Mapping[str, Price]) -> Mapping[str, Price]:
+    return types.MappingProxyType(dict(value))
+
+
 @frozen
 class PriceTable:
     """A named set of prices (per model or per call leg) with where they came from."""
 
     name: str
-    models: Mapping[str, Price]
+    models: Mapping[str, Price] = field(converter=_read_only)
     source: str
     as_of: dt.date
     currency: str = "USD"

@@ -1,6 +1,15 @@
 """OpenAI Realtime engine for Patter."""
 
-from .adapter import OpenAIRealtimeAdapter
+from .adapter import OpenAIRealtime, OpenAIRealtimeAdapter, SemanticVad, ServerVad
 from .models import OpenAIRealtimeModel, OpenAITranscriptionModel
+from .session import OpenAIRealtimeSession
 
-__all__ = ["OpenAIRealtimeAdapter", "OpenAIRealtimeModel", "OpenAITranscriptionModel"]
+__all__ = [
+    "OpenAIRealtime",
+    "OpenAIRealtimeAdapter",
+    "OpenAIRealtimeModel",
+    "OpenAIRealtimeSession",
+    "OpenAITranscriptionModel",
+    "SemanticVad",
+    "ServerVad",
+]

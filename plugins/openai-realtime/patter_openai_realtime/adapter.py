@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from attrs import Attribute, field, frozen
@@ -25,14 +25,14 @@ NoiseReduction = Literal["near_field", "far_field"]
 log = logging.getLogger("patter.openai_realtime")
 
 
-def _unit_interval(instance: object, attribute: Attribute[float], value: float) -> None:
+def _unit_interval(instance: object, attribute: Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
         raise ConfigError(
             f"{type(instance).__name__}.{attribute.name} must be between 0.0 and 1.0, got {value!r}"
         )
 
 
-def _milliseconds(instance: object, attribute: Attribute[int | None], value: int | None) -> None:
+def _milliseconds(instance: object, attribute: Attribute[Any], value: object) -> None:
     if value is None and attribute.name == "idle_timeout_ms":
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -42,7 +42,7 @@ def _milliseconds(instance: object, attribute: Attribute[int | None], value: int
         )
 
 
-def _eagerness(instance: object, attribute: Attribute[str], value: str) -> None:
+def _eagerness(instance: object, attribute: Attribute[Any], value: object) -> None:
     if value not in _EAGERNESS:
         raise ConfigError(
             f"SemanticVad.eagerness must be one of {', '.join(map(repr, _EAGERNESS))}, "
@@ -98,7 +98,7 @@ class OpenAIRealtimeAdapter:
         input_audio_transcription_model: str | None = DEFAULT_TRANSCRIPTION_MODEL,
         reasoning_effort: str | None = None,
         *,
-        turn_detection: TurnDetection | None = ServerVad(),  # noqa: B008 - frozen, shared safely
+        turn_detection: TurnDetection | None = ServerVad(),  # frozen, so one shared default is safe
         noise_reduction: NoiseReduction | None = None,
         transcription_language: str | None = None,
         audio_format: AudioFormatOption = "auto",
@@ -217,11 +217,10 @@ class OpenAIRealtimeAdapter:
         return await OpenAIRealtimeSession.open(self, config)
 
 
-def OpenAIRealtime(  # noqa: N802 - reads as a class at call sites, like the reference API
+def OpenAIRealtime(
     api_key: str = "",
     voice: str = "alloy",
     model: str = DEFAULT_MODEL,
 ) -> OpenAIRealtimeAdapter:
     """The short form: an `OpenAIRealtimeAdapter` with default settings besides these three."""
     return OpenAIRealtimeAdapter(api_key=api_key, model=model, voice=voice)
-

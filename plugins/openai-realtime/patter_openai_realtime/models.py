@@ -26,7 +26,18 @@ ENGINE_NAME = "openai_realtime"
 PRICES_AS_OF = dt.date(2026, 11, 24)
 PRICES_SOURCE = "OpenAI model and pricing pages (developers.openai.com), read 2026-11-24"
 
-GA_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
+GA_VOICES = (
+    "alloy",
+    "ash",
+    "ballad",
+    "coral",
+    "echo",
+    "sage",
+    "shimmer",
+    "verse",
+    "marin",
+    "cedar",
+)
 PREVIEW_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse")
 AUDIO_FORMATS = (PCMU_8K, PCMA_8K, PCM16_24K)
 SHUTDOWN_2027_01_20 = dt.date(2027, 1, 20)
@@ -64,8 +75,14 @@ def _d(value: str) -> Decimal:
 
 
 def _tokens(
-    text_in: str, text_cached: str, text_out: str, audio_in: str, audio_cached: str, audio_out: str,
-    image_in: str | None = None, image_cached: str | None = None,
+    text_in: str,
+    text_cached: str,
+    text_out: str,
+    audio_in: str,
+    audio_cached: str,
+    audio_out: str,
+    image_in: str | None = None,
+    image_cached: str | None = None,
 ) -> TokenPrice:
     return TokenPrice(
         text_input=_d(text_in),
@@ -87,8 +104,11 @@ _CONVERSATION: tuple[tuple[ModelSpec, TokenPrice], ...] = (
         ModelSpec(
             M.GPT_REALTIME_MINI.value,
             "Fastest and cheapest; the default for most voice flows.",
-            voices=GA_VOICES, audio_formats=AUDIO_FORMATS, default=True,
-            status="deprecated", retires_on=SHUTDOWN_2027_01_20,
+            voices=GA_VOICES,
+            audio_formats=AUDIO_FORMATS,
+            default=True,
+            status="deprecated",
+            retires_on=SHUTDOWN_2027_01_20,
         ),
         _tokens("0.60", "0.06", "2.40", "10.00", "0.30", "20.00"),
     ),
@@ -96,9 +116,12 @@ _CONVERSATION: tuple[tuple[ModelSpec, TokenPrice], ...] = (
         ModelSpec(
             M.GPT_REALTIME.value,
             "The GA realtime model (August 2025).",
-            context_window=32_768, max_output_tokens=4_096,
-            voices=GA_VOICES, audio_formats=AUDIO_FORMATS,
-            status="deprecated", retires_on=SHUTDOWN_2027_01_20,
+            context_window=32_768,
+            max_output_tokens=4_096,
+            voices=GA_VOICES,
+            audio_formats=AUDIO_FORMATS,
+            status="deprecated",
+            retires_on=SHUTDOWN_2027_01_20,
         ),
         _tokens("4.00", "0.40", "16.00", "32.00", "0.40", "64.00", "5.00", "0.50"),
     ),
@@ -106,8 +129,10 @@ _CONVERSATION: tuple[tuple[ModelSpec, TokenPrice], ...] = (
         ModelSpec(
             M.GPT_REALTIME_1_5.value,
             "Realtime model between the GA release and gpt-realtime-2.",
-            context_window=32_000, max_output_tokens=4_096,
-            voices=GA_VOICES, audio_formats=AUDIO_FORMATS,
+            context_window=32_000,
+            max_output_tokens=4_096,
+            voices=GA_VOICES,
+            audio_formats=AUDIO_FORMATS,
         ),
         _tokens("4.00", "0.40", "16.00", "32.00", "0.40", "64.00", "5.00", "0.50"),
     ),
@@ -115,8 +140,11 @@ _CONVERSATION: tuple[tuple[ModelSpec, TokenPrice], ...] = (
         ModelSpec(
             M.GPT_REALTIME_2.value,
             "Most capable: stronger instruction following, 128K context, reasoning effort.",
-            reasoning_efforts=_REASONING, context_window=128_000, max_output_tokens=32_000,
-            voices=GA_VOICES, audio_formats=AUDIO_FORMATS,
+            reasoning_efforts=_REASONING,
+            context_window=128_000,
+            max_output_tokens=32_000,
+            voices=GA_VOICES,
+            audio_formats=AUDIO_FORMATS,
         ),
         _tokens("4.00", "0.40", "24.00", "32.00", "0.40", "64.00", "5.00", "0.50"),
     ),
@@ -124,8 +152,11 @@ _CONVERSATION: tuple[tuple[ModelSpec, TokenPrice], ...] = (
         ModelSpec(
             M.GPT_REALTIME_2_1.value,
             "Successor of gpt-realtime-2 at the same prices.",
-            reasoning_efforts=_REASONING, context_window=128_000, max_output_tokens=32_000,
-            voices=GA_VOICES, audio_formats=AUDIO_FORMATS,
+            reasoning_efforts=_REASONING,
+            context_window=128_000,
+            max_output_tokens=32_000,
+            voices=GA_VOICES,
+            audio_formats=AUDIO_FORMATS,
         ),
         _tokens("4.00", "0.40", "24.00", "32.00", "0.40", "64.00", "5.00", "0.50"),
     ),
@@ -133,8 +164,11 @@ _CONVERSATION: tuple[tuple[ModelSpec, TokenPrice], ...] = (
         ModelSpec(
             M.GPT_REALTIME_2_1_MINI.value,
             "Small reasoning realtime model at mini prices.",
-            reasoning_efforts=_REASONING, context_window=128_000, max_output_tokens=32_000,
-            voices=GA_VOICES, audio_formats=AUDIO_FORMATS,
+            reasoning_efforts=_REASONING,
+            context_window=128_000,
+            max_output_tokens=32_000,
+            voices=GA_VOICES,
+            audio_formats=AUDIO_FORMATS,
         ),
         _tokens("0.60", "0.06", "2.40", "10.00", "0.30", "20.00", "0.80", "0.08"),
     ),
@@ -142,8 +176,11 @@ _CONVERSATION: tuple[tuple[ModelSpec, TokenPrice], ...] = (
         ModelSpec(
             M.GPT_4O_REALTIME_PREVIEW.value,
             "Earlier preview, kept for compatibility; OpenAI's page lists it as shut down.",
-            context_window=32_000, max_output_tokens=4_096,
-            voices=PREVIEW_VOICES, audio_formats=AUDIO_FORMATS, status="shut_down",
+            context_window=32_000,
+            max_output_tokens=4_096,
+            voices=PREVIEW_VOICES,
+            audio_formats=AUDIO_FORMATS,
+            status="shut_down",
         ),
         _tokens("5.00", "2.50", "20.00", "40.00", "2.50", "80.00"),
     ),
@@ -151,8 +188,10 @@ _CONVERSATION: tuple[tuple[ModelSpec, TokenPrice], ...] = (
         ModelSpec(
             M.GPT_4O_MINI_REALTIME_PREVIEW.value,
             "Earlier small preview, kept for compatibility.",
-            context_window=16_000, max_output_tokens=4_096,
-            voices=PREVIEW_VOICES, audio_formats=AUDIO_FORMATS,
+            context_window=16_000,
+            max_output_tokens=4_096,
+            voices=PREVIEW_VOICES,
+            audio_formats=AUDIO_FORMATS,
         ),
         _tokens("0.60", "0.30", "2.40", "10.00", "0.30", "20.00"),
     ),
@@ -164,7 +203,8 @@ _ELSEWHERE: tuple[tuple[ModelSpec, MinutePrice], ...] = (
         ModelSpec(
             "gpt-realtime-translate",
             "Live speech translation.",
-            conversation=False, tools=False,
+            conversation=False,
+            tools=False,
             endpoint="/v1/realtime/translations",
             explanation=(
                 "it is a translation model served on a different endpoint "
@@ -180,22 +220,29 @@ _ELSEWHERE: tuple[tuple[ModelSpec, MinutePrice], ...] = (
 _TRANSCRIPTION: tuple[tuple[TranscriptionModelSpec, MinutePrice], ...] = (
     (
         TranscriptionModelSpec(
-            T.WHISPER_1.value, "Established Whisper; slower partials.", default=True,
-            status="deprecated", retires_on=TRANSCRIBE_SHUTDOWN,
+            T.WHISPER_1.value,
+            "Established Whisper; slower partials.",
+            default=True,
+            status="deprecated",
+            retires_on=TRANSCRIBE_SHUTDOWN,
         ),
         MinutePrice(per_minute=_d("0.006"), increment_s=1),
     ),
     (
         TranscriptionModelSpec(
-            T.GPT_4O_MINI_TRANSCRIBE.value, "Cheapest.",
-            status="deprecated", retires_on=TRANSCRIBE_SHUTDOWN,
+            T.GPT_4O_MINI_TRANSCRIBE.value,
+            "Cheapest.",
+            status="deprecated",
+            retires_on=TRANSCRIBE_SHUTDOWN,
         ),
         MinutePrice(per_minute=_d("0.003"), increment_s=1),
     ),
     (
         TranscriptionModelSpec(
-            T.GPT_4O_TRANSCRIBE.value, "Higher accuracy.",
-            status="deprecated", retires_on=TRANSCRIBE_SHUTDOWN,
+            T.GPT_4O_TRANSCRIBE.value,
+            "Higher accuracy.",
+            status="deprecated",
+            retires_on=TRANSCRIBE_SHUTDOWN,
         ),
         MinutePrice(per_minute=_d("0.006"), increment_s=1),
     ),
@@ -214,7 +261,9 @@ _TRANSCRIPTION: tuple[tuple[TranscriptionModelSpec, MinutePrice], ...] = (
 _TRANSCRIPTION_AS_SESSION = ModelSpec(
     T.GPT_REALTIME_WHISPER.value,
     "Streaming speech-to-text.",
-    conversation=False, tools=False, endpoint="/v1/realtime (transcription sessions)",
+    conversation=False,
+    tools=False,
+    endpoint="/v1/realtime (transcription sessions)",
     explanation=(
         "it is a transcription model: it turns the caller's speech into text and never "
         "answers. Pass it as input_audio_transcription_model= instead."

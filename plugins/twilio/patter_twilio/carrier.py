@@ -98,8 +98,12 @@ class Twilio:
             )
 
     def route_url(self, route_name: str, ctx: CarrierContext) -> str:
-        """The public URL Twilio uses for one of our routes: what it signs and what TwiML names."""
-        if not self.webhook_url:
+        """The public URL Twilio uses for one of our routes: what it signs and what TwiML names.
+
+        The server's public URL wins (it is seeded from ``webhook_url`` unless the user gave
+        the server another one); ``webhook_url`` is the fallback when the server has none.
+        """
+        if ctx.public_url or not self.webhook_url:
             return ctx.url_for(route_name)
         route = self._routes[route_name]
         base = self.webhook_url

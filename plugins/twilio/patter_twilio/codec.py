@@ -193,7 +193,13 @@ def encode_audio(stream_id: str, payload: str) -> str:
 
 def encode_mark(stream_id: str, name: str) -> str:
     """``{"event":"mark","streamSid":…,"mark":{"name":…}}`` in compact JSON."""
-    return '{"event":"mark","streamSid":' + _quote(stream_id) + ',"mark":{"name":' + _quote(name) + "}}"
+    return (
+        '{"event":"mark","streamSid":'
+        + _quote(stream_id)
+        + ',"mark":{"name":'
+        + _quote(name)
+        + "}}"
+    )
 
 
 def encode_clear(stream_id: str) -> str:

@@ -30,7 +30,7 @@ CARRIER_SPEC = CarrierSpec(
     factory=_build,
     audio_format=PCMU_8K,
     capabilities=CarrierCapabilities(inbound=True, dtmf=True),
-    routes=(
+    routes=(  # type: ignore[arg-type, unused-ignore]  # attrs converter=tuple confuses mypy
         RouteSpec("voice", "/twilio/voice", methods=("POST",)),
         RouteSpec("status", "/twilio/status", methods=("POST",)),
         RouteSpec("media", "/twilio/media", kind="websocket", methods=()),

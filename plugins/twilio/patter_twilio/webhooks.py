@@ -70,7 +70,9 @@ def _signed_url(carrier: Twilio, route_name: str, request: Request, ctx: Carrier
     return f"{url}?{query}" if query else url
 
 
-async def handle(carrier: Twilio, route_name: str, request: Request, ctx: CarrierContext) -> Response:
+async def handle(
+    carrier: Twilio, route_name: str, request: Request, ctx: CarrierContext
+) -> Response:
     """Check the signature of one webhook and answer it."""
     if route_name not in ("voice", "status"):
         return PlainTextResponse("unknown Twilio route", status_code=404)
@@ -103,7 +105,9 @@ async def handle(carrier: Twilio, route_name: str, request: Request, ctx: Carrie
     return _status(call_sid, fields, ctx)
 
 
-def _answer(carrier: Twilio, call_sid: str, fields: dict[str, str], ctx: CarrierContext) -> Response:
+def _answer(
+    carrier: Twilio, call_sid: str, fields: dict[str, str], ctx: CarrierContext
+) -> Response:
     call = InboundCall(
         call_id=call_sid,
         caller=fields.get("From", ""),
