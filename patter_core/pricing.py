@@ -44,6 +44,12 @@ class Pricing(Mapping[str, PriceTable]):
     def __len__(self) -> int:
         return len(self._tables)
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._tables
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._tables.get(name, default)
+
     def __repr__(self) -> str:
         return f"Pricing({sorted(self._tables)})"
 

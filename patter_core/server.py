@@ -23,7 +23,7 @@ from starlette.websockets import WebSocket
 
 from .call import CallSession
 from .carrier import Carrier, InboundCall, StreamStarted
-from .errors import ConfigError
+from .errors import CallSetupError, ConfigError
 from .records import CallResult
 from .specs import CarrierSpec
 
@@ -115,6 +115,9 @@ class PatterServer:
         return base + route.path
 
     def issue_call_token(self, call: InboundCall) -> str:
+        if not self.accepting:
+            # The carrier turns this into a busy signal rather than an error message.
+            raise CallSetupError("the server is shutting down and takes no new calls")
         return self.directory.issue(call)
 
     def report_status(self, call_id: str, status: str, details: Mapping[str, str]) -> None:
@@ -136,8 +139,6 @@ class PatterServer:
 
     def _http_endpoint(self, route_name: str) -> Any:
         async def endpoint(request: Request) -> Response:
-            if route_name == "voice" and not self.accepting:
-                return PlainTextResponse("shutting down; not taking new calls", status_code=503)
             try:
                 return await self.carrier.handle_http(route_name, request, self)
             except Exception:

@@ -9,12 +9,17 @@ import asyncio
 import functools
 import inspect
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import attrs
+import httpx
 import pytest
 
 from patter_core import toolrunner
@@ -184,6 +189,7 @@ def test_context_parameter_is_injected_not_exposed() -> None:
         ("def f(x: list) -> str:\n    'Doc.'", "item type of the list"),
         ("def f(x: int) -> str:\n    pass", "docstring or pass description="),
         ("def f(ctx: ToolContext) -> str:\n    'Doc.'", "must be named 'context'"),
+        ("def f(x: Nope) -> str:\n    'Doc.'", "could not resolve its type hints"),
     ],
 )
 def test_unsupported_signatures_are_config_errors_naming_function(
@@ -395,8 +401,8 @@ class HookServer:
         self.port = 0
         self._server: asyncio.Server | None = None
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+    async def start(self, tls: ssl.SSLContext | None = None) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -450,9 +456,9 @@ def drop(request: dict[str, Any]) -> None:
 async def hook() -> AsyncIterator[Callable[[list[Reply]], Any]]:
     servers: list[HookServer] = []
 
-    async def make(replies: list[Reply]) -> HookServer:
+    async def make(replies: list[Reply], tls: ssl.SSLContext | None = None) -> HookServer:
         server = HookServer(replies)
-        await server.start()
+        await server.start(tls)
         servers.append(server)
         return server
 
@@ -632,3 +638,35 @@ async def test_the_checked_address_is_the_one_connected_to(
     assert await run([t], call("pin"), webhook_policy=FAST) == "pinned"
     assert checked == [("hooks.example.invalid", server.port)]
     assert server.requests[0]["headers"]["host"] == f"hooks.example.invalid:{server.port}"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+async def test_https_to_the_checked_address_verifies_the_original_host_name(
+    hook: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Pinning the address keeps TLS honest: the certificate is checked against the URL's host."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    name = "hooks.example.invalid"
+    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    command += ["-keyout", str(key), "-out", str(cert), "-subj", f"/CN={name}"]
+    command += ["-addext", f"subjectAltName=DNS:{name}"]
+    subprocess.run(command, check=True, capture_output=True)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    server = await hook([http(200, "over tls")], server_tls)
+
+    async def resolve(host: str, port: int) -> str:
+        return "127.0.0.1"  # stands in for a public address the check accepted
+
+    monkeypatch.setattr(toolrunner, "_public_address", resolve)
+    trusting = ssl.create_default_context(cafile=str(cert))
+    async with httpx.AsyncClient(verify=trusting) as client:
+        good = Tool("tls", "t", webhook_url=f"https://hooks.example.invalid:{server.port}/h")
+        output = await run([good], call("tls"), webhook_policy=FAST, http_client=client)
+        assert output == "over tls"
+        assert server.requests[0]["headers"]["host"] == f"hooks.example.invalid:{server.port}"
+        # A name the certificate does not cover fails, though the address is the same.
+        wrong = Tool("tls", "t", webhook_url=f"https://other.example.invalid:{server.port}/h")
+        output = await run([wrong], call("tls"), webhook_policy=FAST, http_client=client)
+        assert json.loads(output)["error"].startswith("tool 'tls' failed: could not reach")
+    assert len(server.requests) == 1

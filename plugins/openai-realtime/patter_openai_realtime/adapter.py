@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -21,8 +20,6 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 AudioFormatOption = Literal["auto", "pcm16"]
 NoiseReduction = Literal["near_field", "far_field"]
-
-log = logging.getLogger("patter.openai_realtime")
 
 
 def _unit_interval(instance: object, attribute: Attribute[Any], value: object) -> None:
@@ -191,7 +188,11 @@ class OpenAIRealtimeAdapter:
         return urlunsplit((scheme, parts.netloc, path, f"model={quote(self.model)}", ""))
 
     def prepare(self, model: ModelSpec) -> None:
-        """Check credentials and settings against ``model`` before any call."""
+        """Check credentials and settings against ``model`` before any call.
+
+        An effort on a model without reasoning is not an error; the core logs that it is
+        ignored, and the session leaves it out of ``session.update``.
+        """
         if not self.api_key:
             raise ConfigError(
                 f"OpenAI Realtime engine: no API key; pass api_key= or set {API_KEY_ENV}"
@@ -202,12 +203,6 @@ class OpenAIRealtimeAdapter:
             raise ConfigError(
                 f"OpenAI Realtime engine: max_output_tokens={self.max_output_tokens} is above "
                 f"the {limit} that model {model.name!r} allows"
-            )
-        if self.reasoning_effort is not None and not model.supports_reasoning:
-            log.debug(
-                "reasoning_effort=%r is accepted but not sent: model %r has no reasoning support",
-                self.reasoning_effort,
-                model.name,
             )
 
     async def connect(self, config: SessionConfig) -> EngineSession:

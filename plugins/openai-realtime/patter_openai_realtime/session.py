@@ -39,6 +39,7 @@ from patter_core.errors import CallSetupError
 from patter_core.specs import AudioFormat
 
 from .events import EventNormaliser
+from .transport import connect, parse, refusal
 from .wire import (
     SAY_INSTRUCTIONS,
     Json,
@@ -102,7 +103,7 @@ class OpenAIRealtimeSession:
         """Connect, configure the session and confirm it; `CallSetupError` on any refusal."""
         spec = model_spec(adapter, config)
         fmt = engine_format(adapter, config.audio_format, spec)
-        ws = await _connect(adapter)
+        ws = await connect(adapter)
         session = cls(ws, fmt, config.audio_format, setup_timeout_s=adapter.setup_timeout_s)
         try:
             await session._setup(
@@ -130,13 +131,13 @@ class OpenAIRealtimeSession:
         try:
             async with asyncio.timeout(self._setup_timeout_s):
                 while True:
-                    event = _parse(await self._ws.recv())
+                    event = parse(await self._ws.recv())
                     if event is None:
                         continue
                     if event.get("type") == kind:
                         return event
                     if event.get("type") == "error":
-                        raise CallSetupError(_refusal(event, stage))
+                        raise CallSetupError(refusal(event, stage))
                     self._backlog.append(event)
         except TimeoutError:
             what = "answered session.update" if kind == "session.updated" else f"sent {kind}"
@@ -175,7 +176,7 @@ class OpenAIRealtimeSession:
                 yield out
         while True:
             try:
-                event = _parse(await self._ws.recv())
+                event = parse(await self._ws.recv())
             except ConnectionClosed:
                 break
             if event is not None:
@@ -358,49 +359,3 @@ class OpenAIRealtimeSession:
 def _output_item(call_id: str, output: str) -> Json:
     item = {"type": "function_call_output", "call_id": call_id, "output": output}
     return {"type": "conversation.item.create", "item": item}
-
-
-def _parse(message: str | bytes) -> Mapping[str, Any] | None:
-    if isinstance(message, bytes):
-        log.debug("ignoring a binary frame from OpenAI Realtime")
-        return None
-    try:
-        event = json.loads(message)
-    except ValueError:
-        log.warning("ignoring an unreadable message from OpenAI Realtime: %.80r", message)
-        return None
-    return event if isinstance(event, dict) else None
-
-
-def _refusal(event: Mapping[str, Any], stage: str) -> str:
-    error = event.get("error") or {}
-    message = error.get("message") or "no message"
-    return (
-        f"OpenAI Realtime refused the session ({stage}): {message} "
-        f"(code: {error.get('code') or 'none'}, param: {error.get('param') or 'none'})"
-    )
-
-
-async def _connect(adapter: OpenAIRealtimeAdapter) -> ClientConnection:
-    from websockets.asyncio.client import connect
-    from websockets.exceptions import InvalidHandshake, InvalidStatus
-
-    url = adapter.url
-    try:
-        return await connect(
-            url,
-            additional_headers={"Authorization": f"Bearer {adapter.api_key}"},
-            max_size=None,  # audio deltas can exceed websockets' 1 MiB default
-            compression=None,  # base64 audio does not compress; deflate only costs CPU
-            open_timeout=adapter.connect_timeout_s,
-        )
-    except InvalidStatus as exc:
-        status = exc.response.status_code
-        hint = " (check the API key)" if status in (401, 403) else ""
-        raise CallSetupError(
-            f"OpenAI Realtime refused the connection to {url}: HTTP {status}{hint}"
-        ) from None
-    except (OSError, TimeoutError, InvalidHandshake) as exc:
-        raise CallSetupError(
-            f"could not connect to OpenAI Realtime at {url}: {type(exc).__name__}: {exc}"
-        ) from None

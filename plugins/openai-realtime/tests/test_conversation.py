@@ -405,3 +405,46 @@ async def test_events_can_be_read_once(server: FakeRealtimeServer) -> None:
         await session.events().__anext__()
     await session.close()
     await reader.finished()
+
+
+async def test_a_create_that_collides_with_a_vad_response_is_retried_after_it(
+    server: FakeRealtimeServer,
+) -> None:
+    server.delta_interval_s = 0.01
+    server.reply("The answer to the caller's turn.")
+    server.reply("Then the answer we asked for.")
+    session = await open_session(server)
+    for payload in [mulaw_speech(20)] * 15 + [mulaw_silence(20)] * 30:
+        await session.send_audio(payload)
+    # Nobody reads events yet, so the session has not heard of the server's VAD response.
+    for _ in range(500):
+        if any(e["type"] == "response.created" for e in server.sent):
+            break
+        await asyncio.sleep(0.01)
+    await session.create_response("Now say the other thing.")
+    reader = Reader(session)
+    error = await reader.next(EngineError)
+    assert error.code == "conversation_already_has_active_response"
+    await reader.next(ResponseDone)
+    done = await reader.next(AgentTranscriptDone)
+    assert done.text == "Then the answer we asked for."
+    creates = [without_id(e) for e in server.of_type("response.create")]
+    assert (
+        creates
+        == [{"type": "response.create", "response": {"instructions": "Now say the other thing."}}]
+        * 2
+    )
+    await session.close()
+
+
+async def test_a_mid_call_format_change_is_a_fatal_error(server: FakeRealtimeServer) -> None:
+    session = await open_session(server)
+    reader = Reader(session)
+    pcm = {"format": {"type": "audio/pcm", "rate": 24000}}
+    await server.send_event(
+        {"type": "session.updated", "session": {"audio": {"input": pcm, "output": pcm}}}
+    )
+    error = await reader.next(EngineError)
+    assert error.fatal and error.code == "audio_format_mismatch"
+    assert "session.updated says input audio/pcm@24000" in error.message
+    await session.close()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import pytest
 from conftest import LOOKUP, config, open_session, without_id
 from patter_openai_realtime import (
     OpenAIRealtimeModel,
@@ -106,7 +108,10 @@ async def test_gpt_realtime_2_low_reasoning_streaming_whisper(server: FakeRealti
     assert server.connections[0].session["model"] == "gpt-realtime-2"
 
 
-async def test_mini_with_high_reasoning_sends_no_reasoning(server: FakeRealtimeServer) -> None:
+async def test_mini_with_high_reasoning_sends_no_reasoning(
+    server: FakeRealtimeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="patter.openai_realtime")
     update = await sent_update(
         server,
         cfg=config("gpt-realtime-mini"),
@@ -115,6 +120,7 @@ async def test_mini_with_high_reasoning_sends_no_reasoning(server: FakeRealtimeS
     )
     session = update["session"]
     assert "reasoning" not in session
+    assert "reasoning_effort='high' not sent" in caplog.text  # at debug level, not an error
     assert session["model"] == "gpt-realtime-mini"
     assert session["audio"]["input"]["transcription"] == {"model": "whisper-1"}
     assert session["audio"]["output"] == {"format": PCMU, "voice": "alloy"}
@@ -198,3 +204,12 @@ async def test_headers_bearer_and_no_beta(server: FakeRealtimeServer) -> None:
     assert request.headers["Authorization"] == f"Bearer {server.api_key}"
     assert "OpenAI-Beta" not in request.headers
     assert request.path == "/v1/realtime?model=gpt-realtime-mini"
+
+
+async def test_debug_logs_never_show_the_key(
+    server: FakeRealtimeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await sent_update(server)
+    assert "> Authorization: Bearer [redacted]" in caplog.text  # websockets' header dump
+    assert server.api_key not in caplog.text

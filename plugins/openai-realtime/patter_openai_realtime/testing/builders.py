@@ -9,6 +9,11 @@ from .script import ServerError
 
 Json = dict[str, Any]
 
+BETA_REFUSED = ServerError(
+    "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API.",
+    code="beta_api_shape_disabled",
+)
+
 # Transcription models billed per second of audio; the others report tokens.
 DURATION_BILLED = frozenset({"whisper-1", "gpt-realtime-whisper", "gpt-live-transcribe"})
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from typing import TYPE_CHECKING, Any
 
 from .builders import (
+    BETA_REFUSED,
     not_found,
     transcription_events,
     truncate_problem,
@@ -25,6 +27,8 @@ from .session_state import (
     turn_detection,
 )
 from .vad import EnergyVad, VadEvent, decode, silence_ms
+
+log = logging.getLogger("patter.openai_realtime.testing")
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
@@ -59,23 +63,6 @@ class FakeConnection:
         self.closed = False
         self._tasks: set[asyncio.Task[None]] = set()
 
-    # Host protocol for ResponseRun: the server's knobs, read live so tests can change them.
-    @property
-    def chunk_ms(self) -> int:
-        return self.server.chunk_ms
-
-    @property
-    def ms_per_char(self) -> float:
-        return self.server.ms_per_char
-
-    @property
-    def tone(self) -> bool:
-        return self.server.tone
-
-    @property
-    def delta_interval_s(self) -> float:
-        return self.server.delta_interval_s
-
     def new_id(self, prefix: str) -> str:
         return self.server.new_id(prefix)
 
@@ -104,28 +91,37 @@ class FakeConnection:
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._broken(task.exception())
+
+    def _broken(self, exc: BaseException | None) -> None:
+        # A bug in the fake must fail the test, not hang it or pass silently.
+        log.error("fake Realtime server failed", exc_info=exc)
+        self.server.failures.append(f"fake server error: {exc!r}")
 
     # -- lifecycle -----------------------------------------------------------------
 
     async def serve(self) -> None:
         if self.ws.request is not None and "OpenAI-Beta" in self.ws.request.headers:
-            await self.send(
-                ServerError(
-                    "The Realtime Beta API is no longer supported. "
-                    "Please use /v1/realtime for the GA API.",
-                    code="beta_api_shape_disabled",
-                ).event()
-            )
+            await self.send(BETA_REFUSED.event())
             await self.ws.close(4000, "invalid_request_error.beta_api_shape_disabled")
             return
         await self.send({"type": "session.created", "session": self.session})
         conversation = {"id": self.conversation_id, "object": "realtime.conversation"}
         await self.send({"type": "conversation.created", "conversation": conversation})
+        from websockets.exceptions import ConnectionClosed
+
         try:
             async for message in self.ws:
-                await self.receive(message)
-        except Exception:  # abrupt client disconnects end the loop like a clean close
+                try:
+                    await self.receive(message)
+                except Exception as exc:
+                    self._broken(exc)
+        except ConnectionClosed:  # an abrupt client disconnect ends the loop like a clean one
             pass
         finally:
             self.closed = True
@@ -349,7 +345,8 @@ class FakeConnection:
         )
         self.pending_calls -= set(self.tool_outputs)
         self.tool_outputs = {}
-        run = ResponseRun(self, self.server.next_reply(request), self.new_id("resp"))
+        reply = self.server.next_reply(request)
+        run = ResponseRun(self, self.server, reply, self.new_id("resp"))
         self.run = run
         self._spawn(run.play())
 

@@ -24,18 +24,6 @@ class Host(Protocol):
     conversation_id: str
     last_item_id: str | None
 
-    @property
-    def chunk_ms(self) -> int: ...
-
-    @property
-    def ms_per_char(self) -> float: ...
-
-    @property
-    def tone(self) -> bool: ...
-
-    @property
-    def delta_interval_s(self) -> float: ...
-
     def new_id(self, prefix: str) -> str: ...
 
     async def send(self, event: Json) -> None: ...
@@ -49,6 +37,15 @@ class Host(Protocol):
     def response_finished(self, run: ResponseRun) -> None: ...
 
 
+class Voice(Protocol):
+    """How replies are spoken: the server's knobs, read live so a test can change them."""
+
+    chunk_ms: int
+    ms_per_char: float
+    tone: bool
+    delta_interval_s: float
+
+
 class _Cancelled(Exception):
     pass
 
@@ -56,8 +53,9 @@ class _Cancelled(Exception):
 class ResponseRun:
     """Plays one `Reply`; `cancel` makes it stop at its next event and report ``cancelled``."""
 
-    def __init__(self, host: Host, reply: Reply, response_id: str) -> None:
+    def __init__(self, host: Host, voice: Voice, reply: Reply, response_id: str) -> None:
         self.host = host
+        self.voice = voice
         self.reply = reply
         self.id = response_id
         self.output: list[Json] = []
@@ -203,9 +201,9 @@ class ResponseRun:
         )
         item["content"] = [content]
         kind = format_kind(self.host.session, "output")
-        per_char = part.ms_per_char if part.ms_per_char is not None else self.host.ms_per_char
+        per_char = part.ms_per_char if part.ms_per_char is not None else self.voice.ms_per_char
         total_ms = max(1, round(len(part.text) * per_char))
-        chunks = max(1, math.ceil(total_ms / self.host.chunk_ms))
+        chunks = max(1, math.ceil(total_ms / self.voice.chunk_ms))
         words = part.text.split(" ")
         sent_ms = 0
         for chunk in range(chunks):
@@ -218,8 +216,8 @@ class ResponseRun:
                 await self._emit(
                     {"type": "response.output_audio_transcript.delta", **ids, "delta": delta}
                 )
-            ms = min(self.host.chunk_ms, total_ms - sent_ms)
-            audio = audio_bytes(kind, ms, tone=self.host.tone)
+            ms = min(self.voice.chunk_ms, total_ms - sent_ms)
+            audio = audio_bytes(kind, ms, tone=self.voice.tone)
             await self._emit(
                 {
                     "type": "response.output_audio.delta",
@@ -230,7 +228,7 @@ class ResponseRun:
             sent_ms += ms
             self.audio_ms += ms
             self.host.remember_item(item, sent_ms)
-            await asyncio.sleep(self.host.delta_interval_s)  # yields: faster than real time
+            await asyncio.sleep(self.voice.delta_interval_s)  # yields: faster than real time
         await self._emit({"type": "response.output_audio.done", **ids})
         await self._emit(
             {"type": "response.output_audio_transcript.done", **ids, "transcript": part.text}

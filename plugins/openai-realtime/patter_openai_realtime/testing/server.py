@@ -11,6 +11,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from ..transport import redacting_logger
 from .connection import FakeConnection
 from .script import Part, Reply, ResponseRequest, Scripted, ServerError, resolve
 from .validation import ProtocolViolation, validate_client_event
@@ -89,6 +90,7 @@ class FakeRealtimeServer:
             "127.0.0.1",
             0,
             process_request=self._check_request,
+            logger=redacting_logger("websockets.server"),
             max_size=None,
             compression=None,
         )
