@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from attrs import field, frozen
 
+from .calllog import CallLog
 from .carrier import Carrier
 from .compat import AgentPlan, check_agent
 from .engine import Engine
@@ -43,7 +45,9 @@ class Patter:
     """A phone number on a carrier, able to build agents and serve their calls.
 
     ``pricing`` overrides entries of the registered price tables, e.g.
-    ``{"twilio": {"models": {"inbound": {"per_minute": "0.007"}}}}``.
+    ``{"twilio": {"models": {"inbound": {"per_minute": "0.007"}}}}``. Finished calls are
+    appended to a JSON-lines log under ``call_log`` (a directory; ``True`` means
+    ``$PATTER_CALL_LOG_DIR`` or ``./patter-calls``; ``False`` turns the log off).
     """
 
     def __init__(
@@ -53,9 +57,13 @@ class Patter:
         *,
         pricing: Mapping[str, Any] | None = None,
         registry: Registry | None = None,
+        call_log: str | os.PathLike[str] | bool = True,
     ) -> None:
         self.carrier = carrier
         self.phone_number = phone_number
+        self.call_log: CallLog | None = None
+        if call_log is not False:
+            self.call_log = CallLog(None if call_log is True else call_log)
         self.registry = registry if registry is not None else Registry()
         base = self.registry.pricing()
         self.pricing: Pricing = base.with_overrides(pricing) if pricing else base

@@ -31,6 +31,7 @@ from .carrier import (
 )
 from .engine import EngineSession, SessionConfig
 from .errors import CarrierProtocolError
+from .metrics import MetricsCollector
 from .playback import PlaybackTracker
 from .records import CallResult, TranscriptEntry
 from .toolrunner import ToolRunner
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from starlette.websockets import WebSocket
 
     from .app import Agent
+    from .calllog import CallLog
     from .pricing import Pricing
 
 log = logging.getLogger("patter.call")
@@ -63,6 +65,7 @@ class CallSession:
         pricing: Pricing,
         claim_token: Callable[[StreamStarted], InboundCall | None],
         carrier_leg: str = "inbound",
+        call_log: CallLog | None = None,
     ) -> None:
         self.ws = websocket
         self.carrier = carrier
@@ -70,6 +73,7 @@ class CallSession:
         self.pricing = pricing
         self._claim_token = claim_token
         self.carrier_leg = carrier_leg
+        self.call_log = call_log
         self.call: InboundCall | None = None
         self.stream_id = ""
         self.engine: EngineSession | None = None
@@ -85,6 +89,16 @@ class CallSession:
         self._order: dict[str, float] = {}
         self._carrier_closed = False
         self._tools = ToolRunner(agent.tools, self._tool_done)
+        plan = agent.plan
+        self.metrics = MetricsCollector(
+            pricing,
+            engine=plan.engine.name,
+            model=plan.model.name,
+            transcription_model=plan.transcription.name if plan.transcription else None,
+            carrier=plan.carrier.name if plan.carrier else None,
+            carrier_leg=carrier_leg,
+            started_at=self._t0,
+        )
         self._ended = asyncio.Event()
         self.result: CallResult | None = None
 
@@ -133,6 +147,7 @@ class CallSession:
             raise _CallEnded("refused: the stream did not carry a valid call token")
         self.call = call
         self.stream_id = started.stream_id
+        self.metrics.call_id = call.call_id
         return started
 
     async def _converse(self, started: StreamStarted) -> None:
@@ -204,7 +219,19 @@ class CallSession:
         await self._close_carrier()
         self.result = self._build_result()
         if self.call is not None:
+            await self._log_call(self.result)
             await fire(self.agent.on_call_end, self.result, what="on_call_end")
+
+    async def _log_call(self, result: CallResult) -> None:
+        if self.call_log is None:
+            return
+        from .calllog import call_record
+
+        try:
+            # The append fsyncs: keep it off the event loop other calls share.
+            await asyncio.to_thread(self.call_log.append, call_record(result, result.metrics))
+        except Exception:
+            log.exception("could not write call %s to %s", result.stream_id, self.call_log)
 
     async def _close_carrier(self) -> None:
         if self._carrier_closed:
@@ -214,25 +241,9 @@ class CallSession:
             await self.ws.close()
 
     def _build_result(self) -> CallResult:
-        from .pricing import call_cost
-
-        seconds = time.monotonic() - self._t0 if self.call else 0.0
-        plan = self.agent.plan
-        cost = (
-            call_cost(
-                self.pricing,
-                engine=plan.engine.name,
-                model=plan.model.name,
-                usage=self.usage,
-                transcription_model=plan.transcription.name if plan.transcription else None,
-                transcription_seconds=self.transcription_seconds,
-                carrier=plan.carrier.name if plan.carrier else None,
-                carrier_leg=self.carrier_leg,
-                call_seconds=seconds,
-            )
-            if plan.engine.name in self.pricing
-            else None
-        )
+        now = time.monotonic()
+        seconds = now - self._t0 if self.call else 0.0
+        metrics = self.metrics.snapshot(now) if self.call is not None else None
         return CallResult(
             call=self.call,
             stream_id=self.stream_id,
@@ -241,8 +252,9 @@ class CallSession:
             transcript=tuple(sorted(self.transcript, key=lambda e: e.order)),
             usage=self.usage,
             transcription_seconds=self.transcription_seconds,
-            cost=cost,
+            cost=metrics.cost if metrics is not None else None,
             end_reason=self.end_reason or "completed",
+            metrics=metrics,
         )
 
     # ---------------------------------------------------------------- carrier side
@@ -284,7 +296,9 @@ class CallSession:
             elif isinstance(event, MarkEchoed):
                 self.playback.echoed(event.name, time.monotonic())
             elif isinstance(event, DtmfReceived):
-                await self.engine.send_user_text(f"The caller pressed the key {event.digit}.")
+                text = f"The caller pressed the key {event.digit}."
+                self.metrics.user_input(text, time.monotonic())
+                await self.engine.send_user_text(text)
             elif isinstance(event, StreamStopped):
                 self._carrier_closed = True
                 raise _CallEnded("caller hung up")
@@ -307,6 +321,8 @@ class CallSession:
         handlers: dict[type, Callable[[Any], Awaitable[None]]] = {
             ev.AgentAudio: self._on_agent_audio,
             ev.UserSpeechStarted: self._on_speech_started,
+            ev.UserSpeechStopped: self._on_speech_stopped,
+            ev.ResponseStarted: self._on_response_started,
             ev.AgentTranscriptDone: self._on_agent_transcript,
             ev.UserTranscriptDelta: self._on_user_partial,
             ev.UserTranscriptDone: self._on_user_transcript,
@@ -328,6 +344,7 @@ class CallSession:
         now = time.monotonic()
         self._note_order(event.item_id, now)
         await self._send_carrier(self.carrier.encode_audio(self.stream_id, event.payload))
+        self.metrics.agent_audio_sent(event.item_id, event.response_id, time.monotonic())
         mark = self.playback.sent(
             event.item_id, duration_ms(event.payload, self.agent.plan.audio_format), now
         )
@@ -336,9 +353,11 @@ class CallSession:
     async def _on_speech_started(self, event: ev.UserSpeechStarted) -> None:
         now = time.monotonic()
         self._note_order(event.item_id, now)
+        self.metrics.user_speech_started(event.item_id, now)
         if not self.playback.playing:
             return
         await self._send_carrier(self.carrier.encode_clear(self.stream_id))
+        self.metrics.clear_sent(time.monotonic())
         interruption = self.playback.interrupt(now)
         assert self.engine is not None
         for item_id, heard in interruption.heard:
@@ -348,8 +367,16 @@ class CallSession:
                 attrs.evolve(e, interrupted=True) if e.item_id == item_id else e
                 for e in self.transcript
             ]
+        self.metrics.interrupted([item_id for item_id, _ in interruption.heard])
+
+    async def _on_speech_stopped(self, event: ev.UserSpeechStopped) -> None:
+        self.metrics.user_speech_stopped(event.item_id, time.monotonic())
+
+    async def _on_response_started(self, event: ev.ResponseStarted) -> None:
+        self.metrics.response_started(event.response_id, time.monotonic())
 
     async def _on_agent_transcript(self, event: ev.AgentTranscriptDone) -> None:
+        self.metrics.agent_transcript(event.item_id, event.text, event.response_id)
         await self._add_transcript("agent", event.item_id, event.text, final=True)
 
     async def _on_user_partial(self, event: ev.UserTranscriptDelta) -> None:
@@ -362,6 +389,7 @@ class CallSession:
     async def _on_user_transcript(self, event: ev.UserTranscriptDone) -> None:
         if event.transcription_seconds:
             self.transcription_seconds += event.transcription_seconds
+        self.metrics.user_transcript(event.item_id, event.text, event.transcription_seconds)
         await self._add_transcript("user", event.item_id, event.text, final=True)
 
     async def _on_tool_call(self, event: ev.ToolCall) -> None:
@@ -374,6 +402,10 @@ class CallSession:
     async def _on_response_done(self, event: ev.ResponseDone) -> None:
         if event.usage is not None:
             self.usage = self.usage + event.usage
+        now = time.monotonic()
+        self.metrics.response_done(event.response_id, event.status, event.usage, now)
+        if self.agent.on_metrics is not None:
+            await fire(self.agent.on_metrics, self.metrics.snapshot(now), what="on_metrics")
 
     async def _on_engine_error(self, event: ev.EngineError) -> None:
         log.warning("engine error %s: %s", event.code or "-", event.message)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from attrs import frozen
 
 from .carrier import InboundCall
 from .engine import TokenUsage
 from .pricing import CostBreakdown
+
+if TYPE_CHECKING:
+    from .metrics import CallMetrics
 
 
 @frozen
@@ -34,6 +39,7 @@ class CallResult:
     transcription_seconds: float
     cost: CostBreakdown | None
     end_reason: str
+    metrics: CallMetrics | None = None
 
     def transcript_text(self) -> str:
         """The final transcript as ``role: text`` lines."""

@@ -161,7 +161,12 @@ class PatterServer:
             return
         await websocket.accept()
         session = CallSession(
-            websocket, self.carrier, self.agent, self.phone.pricing, self.directory.claim
+            websocket,
+            self.carrier,
+            self.agent,
+            self.phone.pricing,
+            self.directory.claim,
+            call_log=self.phone.call_log,
         )
         self.calls.add(session)
         try:

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import math
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -25,7 +29,7 @@ from patter_twilio.testing import (
     WaitForAgent,
 )
 
-from patter_core import Patter, Tool
+from patter_core import Patter, PatterWarning, Tool
 from patter_core.records import CallResult
 from patter_core.server import RunningServer, running
 
@@ -51,7 +55,9 @@ class Rig:
 
 
 @pytest.fixture
-def make_rig() -> Callable[..., Any]:
+def make_rig(tmp_path: Path) -> Callable[..., Any]:
+    call_log_dir = tmp_path / "calls"
+
     @attrs.define
     class _Factory:
         stack: list[Any] = attrs.Factory(list)
@@ -69,7 +75,10 @@ def make_rig() -> Callable[..., Any]:
         async def rig() -> AsyncIterator[Rig]:
             ended: list[CallResult] = []
             async with fake or FakeRealtimeServer(api_key=API_KEY, validate=True) as model:
-                phone = Patter(carrier=Twilio(account_sid="ACtest", auth_token=AUTH_TOKEN))
+                phone = Patter(
+                    carrier=Twilio(account_sid="ACtest", auth_token=AUTH_TOKEN),
+                    call_log=call_log_dir,
+                )
                 engine = OpenAIRealtimeAdapter(
                     api_key=API_KEY,
                     model="gpt-realtime-2",
@@ -332,3 +341,115 @@ async def test_twenty_concurrent_calls_lose_and_reorder_no_frame(
             if r.event == "media"
         )
         assert heard[: len(sent)] == sent
+
+
+# Prices typed from the OpenAI and Twilio price lists (USD; tokens per 1M, else per minute).
+HAND_PRICES = {
+    "gpt-realtime-mini": {"text": ("0.60", "0.06", "2.40"), "audio": ("10.00", "0.30", "20.00")},
+    "gpt-realtime-2": {"text": ("4.00", "0.40", "24.00"), "audio": ("32.00", "0.40", "64.00")},
+}
+WHISPER_PER_MIN = Decimal("0.017")
+TWILIO_INBOUND_PER_MIN = Decimal("0.0085")
+
+
+def _hand_engine_cost(usages: list[dict[str, Any]], prices: dict[str, tuple[str, ...]]) -> Decimal:
+    """Σ (uncached·in + cached·cached + out·out) per kind, per 1M tokens."""
+    total = Decimal(0)
+    for usage in usages:
+        details = usage["input_token_details"]
+        cached = details["cached_tokens_details"]
+        out = usage["output_token_details"]
+        for kind in ("text", "audio"):
+            p_in, p_cached, p_out = (Decimal(v) for v in prices[kind])
+            uncached = details[f"{kind}_tokens"] - cached[f"{kind}_tokens"]
+            total += (
+                uncached * p_in
+                + cached[f"{kind}_tokens"] * p_cached
+                + out[f"{kind}_tokens"] * p_out
+            ) / Decimal(1_000_000)
+    return total
+
+
+@pytest.mark.parametrize(
+    ("model", "override"),
+    [
+        ("gpt-realtime-2", None),
+        ("gpt-realtime-mini", None),
+        ("gpt-realtime-2", {"audio": ("30.00", "0.40", "60.00")}),
+    ],
+)
+async def test_cost_of_a_scripted_call_matches_a_hand_computation(
+    tmp_path: Path, model: str, override: dict[str, tuple[str, ...]] | None
+) -> None:
+    prices = {**HAND_PRICES[model], **(override or {})}
+    pricing = None
+    if override:
+        p_in, p_cached, p_out = override["audio"]
+        pricing = {
+            "openai_realtime": {
+                "models": {
+                    model: {
+                        "audio_input": p_in,
+                        "audio_cached_input": p_cached,
+                        "audio_output": p_out,
+                    }
+                }
+            }
+        }
+    ended: list[CallResult] = []
+    async with FakeRealtimeServer(api_key=API_KEY, validate=True) as fake:
+        phone = Patter(
+            carrier=Twilio(auth_token=AUTH_TOKEN), pricing=pricing, call_log=tmp_path / "calls"
+        )
+        engine = OpenAIRealtimeAdapter(
+            api_key=API_KEY,
+            model=model,
+            voice="marin",
+            input_audio_transcription_model="gpt-realtime-whisper",
+            base_url=fake.url,
+        )
+        if model == "gpt-realtime-mini":  # scheduled to shut down: building it warns
+            with pytest.warns(PatterWarning, match="2027-01-20"):
+                agent = phone.agent(engine=engine, first_message="Hi.", on_call_end=ended.append)
+        else:
+            agent = phone.agent(engine=engine, first_message="Hi.", on_call_end=ended.append)
+        fake.reply(Say("Hi."))
+        fake.caller_says("What is the price?")
+        fake.reply(Say("It costs ten dollars."))
+        async with (
+            running(phone, agent, public_url=PUBLIC_URL) as server,
+            TwilioCallSimulator(server.base_url, AUTH_TOKEN, public_url=PUBLIC_URL) as sim,
+        ):
+            await sim.call(
+                [WaitForAgent(), Speech(ms=700), Silence(ms=800), WaitForAgent(), Hangup()]
+            )
+            async with asyncio.timeout(10):
+                while not ended:
+                    await asyncio.sleep(0.02)
+    [result] = ended
+    usages = [e["response"]["usage"] for e in fake.sent if e["type"] == "response.done"]
+    seconds = sum(
+        e["usage"]["seconds"]
+        for e in fake.sent
+        if e["type"] == "conversation.item.input_audio_transcription.completed"
+    )
+    assert len(usages) == 2 and seconds > 0
+    engine_cost = _hand_engine_cost(usages, prices)
+    transcription = Decimal(math.ceil(seconds)) * WHISPER_PER_MIN / 60  # billed per second
+    carrier = math.ceil(result.duration_s / 60) * TWILIO_INBOUND_PER_MIN  # per started minute
+    assert result.cost is not None
+    assert result.cost.engine == engine_cost
+    assert result.cost.transcription == transcription
+    assert result.cost.carrier == carrier
+    assert result.cost.total == engine_cost + transcription + carrier
+    # The metrics split the same bill per turn: the greeting (turn 0) and the answer (turn 1).
+    assert result.metrics is not None
+    assert [t.index for t in result.metrics.turns] == [0, 1]
+    assert sum(t.cost for t in result.metrics.turns) == engine_cost
+    assert result.metrics.turns[1].user_text == "What is the price?"
+    assert result.metrics.turns[1].latency_ms is not None and result.metrics.turns[1].latency_ms > 0
+    # And the call landed in the call log.
+    [line] = (tmp_path / "calls").glob("calls-*.jsonl")
+    record = json.loads(line.read_text().splitlines()[-1])
+    assert result.call is not None and record["call_id"] == result.call.call_id
+    assert Decimal(record["cost"]["total"]) == result.cost.total
