@@ -230,7 +230,8 @@ def test_invalid_reasoning_effort_lists_the_valid_ones(
 
     assert str(caught.value) == (
         "reasoning_effort must be one of 'minimal', 'low', 'medium', 'high', 'xhigh' or None, "
-        f"got {effort!r}"
+        f"got {effort!r} (model {model!r} of engine 'openai_realtime', plugin 'openai_realtime' "
+        "(distribution patter-openai-realtime 0.1.0))"
     )
 
 
