@@ -128,11 +128,36 @@ class Carrier(Protocol):
         ...
 
 
+@frozen
+class DialRequest:
+    """An outbound call to place; the carrier fetches ``answer_url`` when it is answered."""
+
+    to: str
+    from_: str
+    answer_url: str
+    status_url: str
+    ring_timeout_s: int = 30
+    machine_detection: bool = False
+    time_limit_s: int | None = None
+
+
 class CallControl(Protocol):
-    """Call control over the carrier's REST API; each method needs its capability declared."""
+    """Call control over the carrier's REST API; each method needs its capability declared.
 
-    async def hang_up(self, call_id: str) -> None: ...
+    Status changes (ringing, answered, completed, busy, no-answer, failed, the
+    answering-machine verdict as ``AnsweredBy``) arrive later through the carrier's status
+    route and ``CarrierContext.report_status`` — the status names are Twilio's:
+    ``queued|initiated|ringing|in-progress|completed|busy|failed|no-answer|canceled``.
+    """
 
-    async def transfer(self, call_id: str, to: str) -> None: ...
+    async def dial(self, request: DialRequest) -> str:
+        """Place the call; returns the carrier's call id (``outbound`` capability)."""
+        ...
 
-    async def dial(self, to: str, from_: str, answer_url: str, **options: Any) -> str: ...
+    async def hang_up(self, call_id: str) -> None:
+        """End a live call (``hang_up`` capability)."""
+        ...
+
+    async def transfer(self, call_id: str, to: str) -> None:
+        """Connect the caller to ``to`` (E.164), ending the agent's part (``transfer``)."""
+        ...
