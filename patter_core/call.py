@@ -363,10 +363,10 @@ class CallSession:
         for item_id, heard in interruption.heard:
             self._cancelled_items.add(item_id)
             await self.engine.truncate(item_id, heard)
-            self.transcript = [
-                attrs.evolve(e, interrupted=True) if e.item_id == item_id else e
-                for e in self.transcript
-            ]
+            for i, entry in enumerate(self.transcript):
+                if entry.item_id == item_id and not entry.interrupted:
+                    self.transcript[i] = attrs.evolve(entry, interrupted=True)
+                    await fire(self.agent.on_transcript, self.transcript[i], what="on_transcript")
         self.metrics.interrupted([item_id for item_id, _ in interruption.heard])
 
     async def _on_speech_stopped(self, event: ev.UserSpeechStopped) -> None:

@@ -135,6 +135,24 @@ def _price_text(price: dict[str, Any] | None) -> str:
     )
 
 
+@main.command()
+@click.option(
+    "--engine", default=None, help="Engine plugin to use (default: the first with a test kit)."
+)
+@click.option(
+    "--carrier", default=None, help="Carrier plugin to use (default: the first with a test kit)."
+)
+def demo(engine: str | None, carrier: str | None) -> None:
+    """Play a complete simulated phone call on 127.0.0.1: no keys, no network."""
+    import asyncio
+    import logging
+
+    from .demo import run_demo
+
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    asyncio.run(run_demo(engine=engine, carrier=carrier, echo=click.echo))
+
+
 def _load_agent(target: str) -> Any:
     import importlib
 

@@ -28,9 +28,7 @@ class TokenUsage:
     output_audio: int = 0
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
-        return TokenUsage(
-            *(getattr(self, f) + getattr(other, f) for f in _USAGE_FIELDS)
-        )
+        return TokenUsage(*(getattr(self, f) + getattr(other, f) for f in _USAGE_FIELDS))
 
 
 _USAGE_FIELDS = (

@@ -119,6 +119,7 @@ class EngineSpec:
     )
     capabilities: EngineCapabilities = EngineCapabilities()
     description: str = ""
+    test_kit: str = ""  # "module:attribute" of a patter_core.simulation.EngineTestKit
 
     def model(self, name: str) -> ModelSpec | None:
         return next((m for m in self.models if m.name == name), None)
@@ -174,6 +175,7 @@ class CarrierSpec:
     capabilities: CarrierCapabilities = CarrierCapabilities()
     routes: tuple[RouteSpec, ...] = field(default=(), converter=_tuple_of_routes)
     description: str = ""
+    test_kit: str = ""  # "module:attribute" of a patter_core.simulation.CarrierTestKit
 
 
 @frozen

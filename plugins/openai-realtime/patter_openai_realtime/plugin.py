@@ -23,6 +23,7 @@ ENGINE_SPEC = EngineSpec(
     transcription_models=TRANSCRIPTION_MODELS,
     capabilities=EngineCapabilities(),
     description="OpenAI Realtime API (GA) over WebSocket: speech in, reasoning, speech out.",
+    test_kit="patter_openai_realtime.testing.kit:KIT",
 )
 
 

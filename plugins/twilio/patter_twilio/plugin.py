@@ -36,6 +36,7 @@ CARRIER_SPEC = CarrierSpec(
         RouteSpec("media", "/twilio/media", kind="websocket", methods=()),
     ),
     description="Twilio Programmable Voice with bidirectional Media Streams (μ-law 8 kHz).",
+    test_kit="patter_twilio.testing.kit:KIT",
 )
 
 PRICE_TABLE = PriceTable(
