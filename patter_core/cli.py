@@ -182,10 +182,15 @@ def serve(target: str, host: str, port: int, public_url: str, grace: float) -> N
     """Serve the agent TARGET (MODULE:ATTRIBUTE, e.g. app:agent) for real calls."""
     import asyncio
 
+    from .errors import PatterError
+
     agent = _load_agent(target)
-    asyncio.run(
-        agent.phone.serve(agent, host=host, port=port, public_url=public_url, grace_s=grace)
-    )
+    try:
+        asyncio.run(
+            agent.phone.serve(agent, host=host, port=port, public_url=public_url, grace_s=grace)
+        )
+    except PatterError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 from . import cli_calls  # noqa: E402, F401  (registers `patter calls` on `main`)
