@@ -300,7 +300,6 @@ class CallSession:
                 self.metrics.user_input(text, time.monotonic())
                 await self.engine.send_user_text(text)
             elif isinstance(event, StreamStopped):
-                self._carrier_closed = True
                 raise _CallEnded("caller hung up")
             elif isinstance(event, StreamStarted):
                 log.warning("ignoring a second start message on stream %s", self.stream_id)

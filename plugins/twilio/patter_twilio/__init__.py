@@ -1,5 +1,6 @@
 """Twilio carrier for Patter."""
 
 from .carrier import Twilio
+from .errors import TwilioApiError
 
-__all__ = ["Twilio"]
+__all__ = ["Twilio", "TwilioApiError"]

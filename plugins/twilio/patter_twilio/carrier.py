@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -18,13 +20,27 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.websockets import WebSocket
 
-    from patter_core.carrier import CarrierContext
+    from patter_core.carrier import CarrierContext, DialRequest
+
+    from .rest import RestApi
 
 ACCOUNT_SID_ENV = "TWILIO_ACCOUNT_SID"
 AUTH_TOKEN_ENV = "TWILIO_AUTH_TOKEN"
 PUBLIC_URL_ENV = "PATTER_PUBLIC_URL"
 
 log = logging.getLogger("patter_twilio")
+
+E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+
+
+def check_e164(number: str, what: str = "phone number") -> str:
+    """``number`` if it is E.164 (``+`` and 2 to 15 digits), else `ConfigError` saying so."""
+    if not E164.fullmatch(number):
+        raise ConfigError(
+            f"Twilio: {what} {number!r} is not an E.164 number; expected '+', the country "
+            "code and the number, 2 to 15 digits in all, like '+15551230000'"
+        )
+    return number
 
 
 class Twilio:
@@ -34,6 +50,9 @@ class Twilio:
     ``webhook_url`` (the public https base URL Twilio reaches this server at) defaults to
     ``PATTER_PUBLIC_URL``, then to the server's own idea of its public URL.
     ``allow_unsigned=True`` turns signature checks off and is meant for local development only.
+    ``api_base_url`` sends REST requests somewhere other than ``https://api.twilio.com`` (a
+    local fake in tests); ``api_timeout_s`` bounds each REST request. Call `aclose` when done
+    placing calls to release the REST client's HTTP session.
     """
 
     carrier_name = CARRIER_NAME
@@ -46,13 +65,27 @@ class Twilio:
         webhook_url: str = "",
         allow_unsigned: bool = False,
         stream_name: str = "patter",
+        api_base_url: str = "",
+        api_timeout_s: float = 15.0,
     ) -> None:
         self.account_sid = account_sid or os.environ.get(ACCOUNT_SID_ENV, "")
         self._auth_token = auth_token or os.environ.get(AUTH_TOKEN_ENV, "")
         self.webhook_url = (webhook_url or os.environ.get(PUBLIC_URL_ENV, "")).rstrip("/")
         self.allow_unsigned = allow_unsigned
         self.stream_name = stream_name
+        self.api_base_url = api_base_url.rstrip("/")
+        self.api_timeout_s = api_timeout_s
         self._routes: dict[str, RouteSpec] = {r.name: r for r in CARRIER_SPEC.routes}
+        self._rest: RestApi | None = None
+        if self.api_base_url:
+            parts = urlsplit(self.api_base_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+                raise ConfigError(
+                    "Twilio: api_base_url must be an http(s) base URL without a query, like "
+                    f"'http://127.0.0.1:8080'; got {api_base_url!r}"
+                )
+        if api_timeout_s <= 0:
+            raise ConfigError(f"Twilio: api_timeout_s must be positive; got {api_timeout_s!r}")
 
     def __repr__(self) -> str:  # never shows the token
         return (
@@ -146,6 +179,67 @@ class Twilio:
         return signatures.is_valid(
             self._auth_token, url, params, signature, settings_header=settings_header
         )
+
+    # ------------------------------------------------------------------ call control (REST)
+
+    async def dial(self, request: DialRequest) -> str:
+        """Place an outbound call (``calls.create``); returns its ``CallSid``."""
+        api = await self._api()
+        return await api.dial(request)
+
+    async def hang_up(self, call_id: str) -> None:
+        """End a call (``calls(sid).update(status="completed")``)."""
+        api = await self._api()
+        await api.hang_up(call_id)
+
+    async def transfer(self, call_id: str, to: str) -> None:
+        """Cold-transfer a call to the E.164 number ``to``: its TwiML becomes ``<Dial>``."""
+        check_e164(to, "transfer target")
+        api = await self._api()
+        await api.transfer(call_id, to)
+
+    async def configure_number(
+        self, phone_number: str, voice_url: str, status_url: str = ""
+    ) -> str:
+        """Point one of your numbers' voice webhook (and status callback) at ``voice_url``."""
+        check_e164(phone_number)
+        api = await self._api()
+        return await api.configure_number(phone_number, voice_url, status_url)
+
+    async def aclose(self) -> None:
+        """Close the REST client's HTTP session (a new one is opened if needed again)."""
+        rest, self._rest = self._rest, None
+        if rest is not None and rest.loop is asyncio.get_running_loop():
+            await rest.aclose()
+
+    async def _api(self) -> RestApi:
+        """The REST client for the running event loop, made on first use."""
+        from .rest import RestApi
+
+        loop = asyncio.get_running_loop()
+        if self._rest is not None and self._rest.loop is loop:
+            return self._rest
+        missing = [
+            name
+            for name, value in (
+                (ACCOUNT_SID_ENV, self.account_sid),
+                (AUTH_TOKEN_ENV, self._auth_token),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(
+                "Twilio: call control needs the account SID and auth token; pass "
+                f"Twilio(account_sid=..., auth_token=...) or set {' and '.join(missing)}"
+            )
+        # A client made under another event loop (an earlier asyncio.run) cannot be used here.
+        self._rest = RestApi(
+            self.account_sid,
+            self._auth_token,
+            base_url=self.api_base_url,
+            timeout_s=self.api_timeout_s,
+        )
+        return self._rest
 
     # The codec is stateless; plain functions avoid a method call per frame.
     decode = staticmethod(codec.decode)

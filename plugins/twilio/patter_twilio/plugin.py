@@ -29,7 +29,14 @@ CARRIER_SPEC = CarrierSpec(
     name=CARRIER_NAME,
     factory=_build,
     audio_format=PCMU_8K,
-    capabilities=CarrierCapabilities(inbound=True, dtmf=True),
+    capabilities=CarrierCapabilities(
+        inbound=True,
+        outbound=True,
+        dtmf=True,
+        transfer=True,
+        hang_up=True,
+        answering_machine_detection=True,
+    ),
     routes=(  # type: ignore[arg-type, unused-ignore]  # attrs converter=tuple confuses mypy
         RouteSpec("voice", "/twilio/voice", methods=("POST",)),
         RouteSpec("status", "/twilio/status", methods=("POST",)),

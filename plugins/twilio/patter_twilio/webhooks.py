@@ -133,10 +133,14 @@ def _answer(
 
 
 def _status(call_sid: str, fields: dict[str, str], ctx: CarrierContext) -> Response:
-    # The same route takes call-progress callbacks (CallStatus) and the <Stream>'s own
-    # callbacks (StreamEvent); the latter are the only report of a failed stream handshake.
+    # The same route takes call-progress callbacks (CallStatus), the <Stream>'s own callbacks
+    # (StreamEvent; the only report of a failed stream handshake) and the asynchronous
+    # answering-machine verdict (AnsweredBy, MachineDetectionDuration, no CallStatus): that
+    # one is reported as status "amd"; every field goes along in the details.
     stream_event = fields.get("StreamEvent")
     status = stream_event or fields.get("CallStatus", "")
+    if not status and "AnsweredBy" in fields:
+        status = "amd"
     if stream_event == "stream-error":
         log.warning("Twilio stream of call %s failed: %s", call_sid, fields.get("StreamError", ""))
     ctx.report_status(call_sid, status, fields)

@@ -45,6 +45,7 @@ class Context:
     def __init__(self, public_url: str = PUBLIC_URL) -> None:
         self.public_url = public_url
         self.tokens: dict[str, InboundCall] = {}
+        self.issued: list[InboundCall] = []  # every call a token was issued for, in order
         self.statuses: list[tuple[str, str, dict[str, str]]] = []
 
     def url_for(self, route_name: str) -> str:
@@ -57,6 +58,7 @@ class Context:
     def issue_call_token(self, call: InboundCall) -> str:
         token = secrets.token_urlsafe(16)
         self.tokens[token] = call
+        self.issued.append(call)
         return token
 
     def report_status(self, call_id: str, status: str, details: Mapping[str, str]) -> None:

@@ -17,6 +17,7 @@ from .script import BYTES_PER_MS
 EndReason = Literal[
     "script",  # the script ran to its end; the simulator sent stop and closed
     "hangup",  # a Hangup item: stop sent early
+    "api",  # ended through Twilio's REST API (hang-up, transfer): stop sent
     "server_closed",  # the server closed the media stream (it ended the call)
     "webhook_rejected",  # the voice webhook did not answer 200
     "no_stream",  # the TwiML had no <Connect><Stream> (e.g. <Reject>)

@@ -8,6 +8,7 @@ the audio before them has played, and ``clear`` drops what is queued and flushes
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -126,11 +127,15 @@ class TwilioCallSimulator:
         sign_webhook: bool = True,
         sign_media: bool = True,
         custom_parameters: Mapping[str, str] | None = None,
+        stop: asyncio.Event | None = None,
+        started: asyncio.Event | None = None,
     ) -> CallRecording:
         """Place one call, run ``script``, hang up, and return what the caller saw and heard.
 
         ``sign_webhook``/``sign_media`` False send no signature; ``custom_parameters``
         replaces the TwiML's ``<Parameter>``s in ``start`` (to test a forged call token).
+        Setting ``stop`` ends the stream as Twilio's REST API would (``ended_by="api"``);
+        ``started`` is set once ``start`` has been sent.
         """
         call_sid = call_sid or new_sid("CA")
         base = {"call_sid": call_sid, "caller": caller, "callee": callee}
@@ -186,6 +191,8 @@ class TwilioCallSimulator:
             params=parameters,
             record_messages=self.record_messages,
             timeout_s=self.timeout_s,
+            stop=stop,
+            started=started,
         )
         began = time.monotonic()
         ended_by = await stream.run(ws, script)

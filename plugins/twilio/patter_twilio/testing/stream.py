@@ -46,6 +46,8 @@ class MediaStream:
         params: Mapping[str, str],
         record_messages: bool = True,
         timeout_s: float = 10.0,
+        stop: asyncio.Event | None = None,
+        started: asyncio.Event | None = None,
     ) -> None:
         self.account_sid = account_sid
         self.call_sid = call_sid
@@ -53,6 +55,8 @@ class MediaStream:
         self.params = dict(params)
         self.record_messages = record_messages
         self.timeout_s = timeout_s
+        self.stop = stop  # set from outside (Twilio's REST API) to end the stream
+        self.started = started  # set once ``start`` is queued
         self.loop = asyncio.get_running_loop()
         self.t0 = self.loop.time()
         self.seq = 0
@@ -87,6 +91,8 @@ class MediaStream:
             self.out.put_nowait('{"event":"connected","protocol":"Call","version":"1.0.0"}')
             self.t0 = self.loop.time()
             self._send_start()
+            if self.started is not None:
+                self.started.set()
             ended_by = await self._play(script)
             if ended_by != "server_closed":
                 self._send({"event": "stop", "streamSid": self.stream_sid, "stop": self._ids()})
@@ -136,10 +142,18 @@ class MediaStream:
 
     # ------------------------------------------------------------------------ caller side
 
+    def _ended(self) -> EndReason | None:
+        """Why the stream must end now, if it must: the server closed it or the API stopped it."""
+        if self.closed.is_set():
+            return "server_closed"
+        if self.stop is not None and self.stop.is_set():
+            return "api"
+        return None
+
     async def _play(self, script: Sequence[ScriptItem]) -> EndReason:
         for item in script:
-            if self.closed.is_set():
-                return "server_closed"
+            if ended := self._ended():
+                return ended
             if isinstance(item, Dtmf):
                 self.dtmf.append((self.now_ms(), item.digit))
                 dtmf = {"track": "inbound_track", "digit": item.digit}
@@ -148,15 +162,15 @@ class MediaStream:
                 return "hangup"
             elif isinstance(item, WaitForAgent):
                 if not await self._wait_for_agent(item):
-                    return "server_closed"
+                    return self._ended() or "server_closed"
             else:
                 for frame in render(item):
                     if not await self._send_frame(frame):
-                        return "server_closed"
-        return "server_closed" if self.closed.is_set() else "script"
+                        return self._ended() or "server_closed"
+        return self._ended() or "script"
 
     async def _until_next_slot(self) -> bool:
-        """Sleep until the next frame's slot on the absolute 20 ms schedule; False if closed."""
+        """Sleep until the next frame's slot on the absolute 20 ms schedule; False if ended."""
         due = self.t0 + self.frames * FRAME_S
         delay = due - self.loop.time()
         if delay > 0:
@@ -164,7 +178,7 @@ class MediaStream:
         lag_ms = (self.loop.time() - due) * 1000.0
         if lag_ms > self.max_lag_ms:
             self.max_lag_ms = lag_ms
-        return not self.closed.is_set()
+        return self._ended() is None
 
     def _emit(self, frame: bytes) -> None:
         index = self.frames
