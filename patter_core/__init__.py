@@ -16,7 +16,7 @@ from .errors import (
 from .hookspecs import hookimpl
 from .pricing import DEFAULT_PRICING, CostBreakdown, call_cost
 from .registry import Registry
-from .tools import Tool
+from .tools import Tool, ToolContext, tool
 
 __all__ = [
     "DEFAULT_PRICING",
@@ -34,7 +34,9 @@ __all__ = [
     "PluginError",
     "Registry",
     "Tool",
+    "ToolContext",
     "UnknownNameError",
     "call_cost",
     "hookimpl",
+    "tool",
 ]

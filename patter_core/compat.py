@@ -178,8 +178,10 @@ def _check_transcription(
             f"offered: {known} (or None to turn transcription off)"
         )
     if found.status != "active" and found.retires_on:
+        current = [m.name for m in spec.transcription_models if m.status == "active"]
         _warn(
             f"transcription model {name!r} is scheduled to shut down on "
-            f"{found.retires_on.isoformat()} according to {source}"
+            f"{found.retires_on.isoformat()} according to {source}; "
+            f"current: {', '.join(current)}"
         )
     return found

@@ -108,7 +108,8 @@ def test_doc_block_runs(block: Block, tmp_path: Path) -> None:
     env.update(ENV)
 
     done = subprocess.run(
-        [sys.executable, "-c", block.code],
+        # A doc example should not teach a setup that warns (retiring model, odd voice).
+        [sys.executable, "-W", "error::patter_core.errors.PatterWarning", "-c", block.code],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -216,6 +216,7 @@ def OpenAIRealtime(
     api_key: str = "",
     voice: str = "alloy",
     model: str = DEFAULT_MODEL,
+    **options: Any,
 ) -> OpenAIRealtimeAdapter:
-    """The short form: an `OpenAIRealtimeAdapter` with default settings besides these three."""
-    return OpenAIRealtimeAdapter(api_key=api_key, model=model, voice=voice)
+    """The short form of `OpenAIRealtimeAdapter`; any of its other settings may follow."""
+    return OpenAIRealtimeAdapter(api_key=api_key, model=model, voice=voice, **options)

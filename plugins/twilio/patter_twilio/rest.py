@@ -7,6 +7,7 @@ the ``twilio`` SDK.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -65,6 +66,10 @@ class RoutedHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Any:
+        if auth is not None:
+            # As a header: aiohttp deprecates its BasicAuth, which the parent would build.
+            credentials = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+            headers = {**(headers or {}), "Authorization": f"Basic {credentials}"}
         # The parent passes only the per-request timeout to aiohttp, where None means "never".
         return await super().request(
             method,
@@ -72,7 +77,7 @@ class RoutedHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
             params=params,
             data=data,
             headers=headers,
-            auth=auth,
+            auth=None,
             timeout=self.timeout if timeout is None else timeout,
             allow_redirects=allow_redirects,
         )

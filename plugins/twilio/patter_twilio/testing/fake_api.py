@@ -13,7 +13,7 @@ import base64
 import binascii
 import contextlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -43,6 +43,7 @@ class ApiRequest:
     path: str
     form: tuple[tuple[str, str], ...]
     status_code: int
+    query: tuple[tuple[str, str], ...] = ()
 
     def get(self, name: str) -> str | None:
         """The first value of form field ``name``, or None."""
@@ -101,6 +102,7 @@ class FakeTwilioApi:
         self.timeout_s = timeout_s
         self.requests: list[ApiRequest] = []
         self.calls: dict[str, FakeCall] = {}
+        self.numbers: dict[str, dict[str, Any]] = {}  # phone number → its resource
         self.base_url = ""
         self._failures: list[ApiFailure] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -144,6 +146,23 @@ class FakeTwilioApi:
         """Answer the next authorised request with this error (queued: call again for more)."""
         self._failures.append(ApiFailure(status, code, message))
 
+    def add_number(self, phone_number: str) -> str:
+        """Give the account a phone number (for ``IncomingPhoneNumbers``); returns its SID."""
+        sid = new_sid("PN")
+        path = f"{API_PREFIX.format(account=self.account_sid)}/IncomingPhoneNumbers/{sid}.json"
+        self.numbers[phone_number] = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "phone_number": phone_number,
+            "friendly_name": phone_number,
+            "voice_url": "",
+            "voice_method": "POST",
+            "status_callback": "",
+            "status_callback_method": "POST",
+            "uri": path,
+        }
+        return sid
+
     def call(self, sid: str) -> FakeCall:
         """The call with this SID."""
         return self.calls[sid]
@@ -161,11 +180,13 @@ class FakeTwilioApi:
         from starlette.applications import Starlette
         from starlette.routing import Route
 
-        prefix = API_PREFIX
+        prefix, numbers = API_PREFIX, f"{API_PREFIX}/IncomingPhoneNumbers"
         return Starlette(
             routes=[
                 Route(f"{prefix}/Calls.json", self._endpoint, methods=["POST"]),
                 Route(f"{prefix}/Calls/{{sid}}.json", self._endpoint, methods=["GET", "POST"]),
+                Route(f"{numbers}.json", self._endpoint, methods=["GET"]),
+                Route(f"{numbers}/{{pn}}.json", self._endpoint, methods=["POST"]),
             ]
         )
 
@@ -173,18 +194,16 @@ class FakeTwilioApi:
         from starlette.responses import JSONResponse
 
         form = tuple(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+        query = tuple(request.query_params.multi_items())
         try:
             self._authorise(request)
             if self._failures:
                 failure = self._failures.pop(0)
                 raise _ApiError(failure.status, failure.code, failure.message)
-            if "sid" not in request.path_params:
-                status, body = 201, self._create(form)
-            else:
-                status, body = 200, self._update(request.path_params["sid"], request.method, form)
+            status, body = self._route(request, form, query)
         except _ApiError as exc:
             status, body = exc.status, self._error_body(exc)
-        self.requests.append(ApiRequest(request.method, request.url.path, form, status))
+        self.requests.append(ApiRequest(request.method, request.url.path, form, status, query))
         headers = {"WWW-Authenticate": 'Basic realm="Twilio API"'} if status == 401 else None
         return JSONResponse(body, status_code=status, headers=headers)
 
@@ -216,6 +235,53 @@ class FakeTwilioApi:
         if exc.detail:
             body["detail"] = exc.detail
         return body
+
+    def _route(
+        self,
+        request: Request,
+        form: Sequence[tuple[str, str]],
+        query: Sequence[tuple[str, str]],
+    ) -> tuple[int, dict[str, Any]]:
+        params = request.path_params
+        if "pn" in params:
+            return 200, self._configure(params["pn"], form)
+        if request.url.path.endswith("/IncomingPhoneNumbers.json"):
+            return 200, self._numbers(request.url.path, dict(query))
+        if "sid" in params:
+            return 200, self._update(params["sid"], request.method, form)
+        return 201, self._create(form)
+
+    def _numbers(self, path: str, query: Mapping[str, str]) -> dict[str, Any]:
+        wanted = query.get("PhoneNumber")
+        found = [n for p, n in self.numbers.items() if wanted in (None, p)]
+        size = int(query.get("PageSize", "50"))
+        return {
+            "incoming_phone_numbers": found[:size],
+            "page": 0,
+            "page_size": size,
+            "start": 0,
+            "end": max(0, min(len(found), size) - 1),
+            "uri": path,
+            "first_page_uri": path,
+            "next_page_uri": None,
+            "previous_page_uri": None,
+        }
+
+    def _configure(self, sid: str, form: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        number = next((n for n in self.numbers.values() if n["sid"] == sid), None)
+        if number is None:
+            path = f"{API_PREFIX.format(account=self.account_sid)}/IncomingPhoneNumbers/{sid}"
+            raise _ApiError(404, 20404, f"The requested resource {path}.json was not found")
+        names = {
+            "VoiceUrl": "voice_url",
+            "VoiceMethod": "voice_method",
+            "StatusCallback": "status_callback",
+            "StatusCallbackMethod": "status_callback_method",
+        }
+        for key, value in form:
+            if key in names:
+                number[names[key]] = value
+        return number
 
     # ------------------------------------------------------------------------- the calls
 
