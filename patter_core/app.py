@@ -8,11 +8,12 @@ from typing import Any
 
 from attrs import field, frozen
 
+from .callcontrol import BUILTIN_NAMES, END_CALL, TRANSFER_CALL
 from .calllog import CallLog
 from .carrier import Carrier
 from .compat import AgentPlan, check_agent
-from .engine import Engine
-from .errors import ConfigError
+from .engine import Engine, ToolSchema
+from .errors import CapabilityError, ConfigError
 from .pricing import Pricing
 from .registry import Registry
 from .tools import Tool
@@ -34,6 +35,14 @@ class Agent:
     on_transcript: Callback | None = None
     on_call_end: Callback | None = None
     on_metrics: Callback | None = None
+    end_call: bool = False
+    transfer_call: bool = False
+
+    @property
+    def tool_schemas(self) -> tuple[ToolSchema, ...]:
+        """What the model is offered: the agent's tools plus the enabled call-control tools."""
+        builtin = (END_CALL,) * self.end_call + (TRANSFER_CALL,) * self.transfer_call
+        return tuple(t.schema for t in self.tools) + builtin
 
     @property
     def instructions(self) -> str:
@@ -110,9 +119,22 @@ class Patter:
         on_transcript: Callback | None = None,
         on_call_end: Callback | None = None,
         on_metrics: Callback | None = None,
+        end_call: bool = False,
+        transfer_call: bool = False,
     ) -> Agent:
-        """Build an agent, running the compatibility checks now rather than mid-call."""
+        """Build an agent, running the compatibility checks now rather than mid-call.
+
+        ``end_call`` / ``transfer_call`` offer the model the built-in call-control tools.
+        """
         names = [t.name for t in tools]
+        taken = sorted(set(names) & set(BUILTIN_NAMES))
+        if taken and (end_call or transfer_call):
+            raise ConfigError(
+                f"tool name(s) {taken} are reserved for the built-in call-control tools; "
+                "rename yours or turn the built-in off"
+            )
+        if transfer_call:
+            self._require_carrier_capability("transfer", "transfer_call=True")
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ConfigError(
@@ -130,4 +152,16 @@ class Patter:
             on_transcript=on_transcript,
             on_call_end=on_call_end,
             on_metrics=on_metrics,
+            end_call=end_call,
+            transfer_call=transfer_call,
         )
+
+    def _require_carrier_capability(self, capability: str, wanted_by: str) -> None:
+        if self.carrier is None:
+            raise ConfigError(f"{wanted_by} needs Patter(carrier=...)")
+        registered = self.registry.carrier(self.carrier.carrier_name)
+        if not getattr(registered.item.capabilities, capability):
+            raise CapabilityError(
+                f"{wanted_by} needs the carrier capability {capability!r}, which carrier "
+                f"{registered.item.name!r} ({registered.source}) does not declare"
+            )

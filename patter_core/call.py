@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
 from . import engine as ev
 from .audio import duration_ms
 from .callbacks import fire
+from .callcontrol import END_CALL, TRANSFER_CALL, check_e164
 from .carrier import (
+    CallControl,
     Carrier,
     DtmfReceived,
     InboundCall,
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("patter.call")
 
 MAX_FRAME_CHARS = 256 * 1024
+END_CALL_PLAYOUT_LIMIT_S = 30.0
 MAX_CONSECUTIVE_BAD_FRAMES = 50
 START_TIMEOUT_S = 10.0
 
@@ -89,6 +93,9 @@ class CallSession:
         self._order: dict[str, float] = {}
         self._carrier_closed = False
         self._tools = ToolRunner(agent.tools, self._tool_done)
+        self._control_tasks: set[asyncio.Task[None]] = set()
+        self._response_finished = asyncio.Event()
+        self.transferred_to = ""
         plan = agent.plan
         self.metrics = MetricsCollector(
             pricing,
@@ -162,7 +169,7 @@ class CallSession:
         config = SessionConfig(
             instructions=instructions,
             audio_format=agent.plan.audio_format,
-            tools=tuple(t.schema for t in agent.tools),
+            tools=agent.tool_schemas,
             model=agent.plan.model,
             call_id=self.call.call_id if self.call else "",
         )
@@ -211,6 +218,8 @@ class CallSession:
 
     async def _finish(self) -> None:
         await self._tools.cancel_all()
+        for task in list(self._control_tasks):
+            task.cancel()
         if self.engine is not None:
             try:
                 await self.engine.close()
@@ -372,6 +381,7 @@ class CallSession:
         self.metrics.user_speech_stopped(event.item_id, time.monotonic())
 
     async def _on_response_started(self, event: ev.ResponseStarted) -> None:
+        self._response_finished.clear()
         self.metrics.response_started(event.response_id, time.monotonic())
 
     async def _on_agent_transcript(self, event: ev.AgentTranscriptDone) -> None:
@@ -392,13 +402,50 @@ class CallSession:
         await self._add_transcript("user", event.item_id, event.text, final=True)
 
     async def _on_tool_call(self, event: ev.ToolCall) -> None:
-        self._tools.start(event, self._context())
+        if event.name == END_CALL.name and self.agent.end_call:
+            self._spawn(self._end_call_after_goodbye())
+        elif event.name == TRANSFER_CALL.name and self.agent.transfer_call:
+            self._spawn(self._transfer(event))
+        else:
+            self._tools.start(event, self._context())
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._control_tasks.add(task)
+        task.add_done_callback(self._control_tasks.discard)
+
+    async def _end_call_after_goodbye(self) -> None:
+        """Hang up once the response that asked for it is done and all its audio has played."""
+        try:
+            async with asyncio.timeout(END_CALL_PLAYOUT_LIMIT_S):
+                await self._response_finished.wait()
+                while self.playback.playing:
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            log.warning(
+                "goodbye did not finish playing within %s s; hanging up", END_CALL_PLAYOUT_LIMIT_S
+            )
+        await self.hang_up("agent ended the call")
+
+    async def _transfer(self, event: ev.ToolCall) -> None:
+        target = str(event.arguments.get("to", ""))
+        try:
+            check_e164(target, what="transfer target")
+            control = cast(CallControl, self.carrier)
+            await control.transfer(self.call.call_id if self.call else "", target)
+        except Exception as exc:
+            log.warning("transfer to %r failed: %s", target, exc)
+            await self._tool_done(event.call_id, json.dumps({"error": f"transfer failed: {exc}"}))
+            return
+        self.transferred_to = target
+        await self.hang_up(f"transferred to {target}")
 
     async def _tool_done(self, call_id: str, output: str) -> None:
         if self.engine is not None:
             await self.engine.send_tool_result(call_id, output)
 
     async def _on_response_done(self, event: ev.ResponseDone) -> None:
+        self._response_finished.set()
         if event.usage is not None:
             self.usage = self.usage + event.usage
         now = time.monotonic()

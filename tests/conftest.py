@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
+from patter_openai_realtime import OpenAIRealtimeAdapter
+from patter_openai_realtime.testing import FakeRealtimeServer
+from patter_twilio import Twilio
+from patter_twilio.testing import TwilioCallSimulator
 
+from patter_core import Patter, Tool
 from patter_core.plugins import DISABLE_ENV, LOAD_ENV
+from patter_core.records import CallResult
+from patter_core.server import RunningServer, running
 
 
 @pytest.fixture(autouse=True)
@@ -61,3 +72,78 @@ def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeD
             sys.modules[module].__file__
         ):
             del sys.modules[module]
+
+
+# ---------------------------------------------------------------- whole calls over real sockets
+
+AUTH_TOKEN = "test-auth-token"
+PUBLIC_URL = "https://agent.example.test"
+API_KEY = "sk-test-e2e"
+
+
+@attrs.define
+class Rig:
+    """The three parties of a simulated call, wired together: fake model, our server, caller."""
+
+    model: FakeRealtimeServer
+    server: RunningServer
+    sim: TwilioCallSimulator
+    ended: list[CallResult]
+
+    async def wait_ended(self, count: int = 1) -> list[CallResult]:
+        async with asyncio.timeout(15):
+            while len(self.ended) < count:
+                await asyncio.sleep(0.02)
+        return self.ended
+
+
+@pytest.fixture
+def make_rig(tmp_path: Path) -> Callable[..., Any]:
+    """``async with make_rig(first_message=..., tools=..., **adapter_options) as rig:``.
+
+    ``agent_options`` go to ``phone.agent``; other keywords to the OpenAI adapter.
+    """
+    call_log_dir = tmp_path / "calls"
+
+    def factory(
+        *,
+        fake: FakeRealtimeServer | None = None,
+        first_message: str = "",
+        tools: tuple[Tool, ...] = (),
+        agent_options: dict[str, Any] | None = None,
+        **adapter_options: Any,
+    ) -> contextlib.AbstractAsyncContextManager[Rig]:
+        @contextlib.asynccontextmanager
+        async def rig() -> AsyncIterator[Rig]:
+            ended: list[CallResult] = []
+            async with fake or FakeRealtimeServer(api_key=API_KEY, validate=True) as model:
+                phone = Patter(
+                    carrier=Twilio(account_sid="ACtest", auth_token=AUTH_TOKEN),
+                    call_log=call_log_dir,
+                )
+                engine = OpenAIRealtimeAdapter(
+                    api_key=API_KEY,
+                    model="gpt-realtime-2",
+                    voice="marin",
+                    input_audio_transcription_model="gpt-realtime-whisper",
+                    base_url=model.url,
+                    **adapter_options,
+                )
+                agent = phone.agent(
+                    engine=engine,
+                    system_prompt="You are a test agent.",
+                    first_message=first_message,
+                    tools=tools,
+                    on_call_end=ended.append,
+                    **(agent_options or {}),
+                )
+                async with (
+                    running(phone, agent, public_url=PUBLIC_URL) as server,
+                    TwilioCallSimulator(server.base_url, AUTH_TOKEN, public_url=PUBLIC_URL) as sim,
+                ):
+                    yield Rig(model, server, sim, ended)
+                model.assert_clean()
+
+        return rig()
+
+    return factory

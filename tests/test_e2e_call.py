@@ -9,13 +9,14 @@ import asyncio
 import base64
 import json
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
+from conftest import API_KEY, AUTH_TOKEN, PUBLIC_URL
 from patter_openai_realtime import OpenAIRealtimeAdapter
 from patter_openai_realtime.testing import CallTool, Disconnect, FakeRealtimeServer, Say
 from patter_twilio import Twilio
@@ -31,79 +32,7 @@ from patter_twilio.testing import (
 
 from patter_core import Patter, PatterWarning, Tool
 from patter_core.records import CallResult
-from patter_core.server import RunningServer, running
-
-AUTH_TOKEN = "test-auth-token"
-PUBLIC_URL = "https://agent.example.test"
-API_KEY = "sk-test-e2e"
-
-
-@attrs.define
-class Rig:
-    """The three parties of a simulated call, wired together."""
-
-    model: FakeRealtimeServer
-    server: RunningServer
-    sim: TwilioCallSimulator
-    ended: list[CallResult]
-
-    async def wait_ended(self, count: int = 1) -> list[CallResult]:
-        async with asyncio.timeout(15):
-            while len(self.ended) < count:
-                await asyncio.sleep(0.02)
-        return self.ended
-
-
-@pytest.fixture
-def make_rig(tmp_path: Path) -> Callable[..., Any]:
-    call_log_dir = tmp_path / "calls"
-
-    @attrs.define
-    class _Factory:
-        stack: list[Any] = attrs.Factory(list)
-
-    def factory(
-        *,
-        fake: FakeRealtimeServer | None = None,
-        first_message: str = "",
-        tools: tuple[Tool, ...] = (),
-        **adapter_options: Any,
-    ) -> Any:
-        import contextlib
-
-        @contextlib.asynccontextmanager
-        async def rig() -> AsyncIterator[Rig]:
-            ended: list[CallResult] = []
-            async with fake or FakeRealtimeServer(api_key=API_KEY, validate=True) as model:
-                phone = Patter(
-                    carrier=Twilio(account_sid="ACtest", auth_token=AUTH_TOKEN),
-                    call_log=call_log_dir,
-                )
-                engine = OpenAIRealtimeAdapter(
-                    api_key=API_KEY,
-                    model="gpt-realtime-2",
-                    voice="marin",
-                    input_audio_transcription_model="gpt-realtime-whisper",
-                    base_url=model.url,
-                    **adapter_options,
-                )
-                agent = phone.agent(
-                    engine=engine,
-                    system_prompt="You are a test agent.",
-                    first_message=first_message,
-                    tools=tools,
-                    on_call_end=ended.append,
-                )
-                async with (
-                    running(phone, agent, public_url=PUBLIC_URL) as server,
-                    TwilioCallSimulator(server.base_url, AUTH_TOKEN, public_url=PUBLIC_URL) as sim,
-                ):
-                    yield Rig(model, server, sim, ended)
-                model.assert_clean()
-
-        return rig()
-
-    return factory
+from patter_core.server import running
 
 
 async def test_greeting_is_heard(make_rig: Callable[..., Any]) -> None:
