@@ -43,6 +43,18 @@ def check_e164(number: str, what: str = "phone number") -> str:
     return number
 
 
+CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+
+
+def check_call_sid(call_id: str) -> str:
+    """``call_id`` if shaped like a Twilio ``CallSid`` (it goes in a URL), else `ConfigError`."""
+    if not CALL_SID.fullmatch(call_id):
+        raise ConfigError(
+            f"Twilio: {call_id!r} is not a Twilio CallSid; expected 'CA' and 32 hex digits"
+        )
+    return call_id
+
+
 class Twilio:
     """Twilio Programmable Voice; empty arguments are read from the environment.
 
@@ -189,11 +201,13 @@ class Twilio:
 
     async def hang_up(self, call_id: str) -> None:
         """End a call (``calls(sid).update(status="completed")``)."""
+        check_call_sid(call_id)
         api = await self._api()
         await api.hang_up(call_id)
 
     async def transfer(self, call_id: str, to: str) -> None:
         """Cold-transfer a call to the E.164 number ``to``: its TwiML becomes ``<Dial>``."""
+        check_call_sid(call_id)
         check_e164(to, "transfer target")
         api = await self._api()
         await api.transfer(call_id, to)

@@ -516,3 +516,17 @@ async def test_call_control_never_logs_the_token(caplog: pytest.LogCaptureFixtur
     assert TOKEN not in caplog.text  # ...but never the token or the Basic credentials
     assert "Authorization" not in caplog.text
     assert TOKEN not in repr(r.api) and TOKEN not in repr(r.carrier)
+
+
+@pytest.mark.parametrize(
+    "sid", ["", "CA123", "../IncomingPhoneNumbers/PN" + "0" * 32, "CA" + "g" * 32]
+)
+async def test_call_sids_are_checked_before_they_go_into_a_url(sid: str) -> None:
+    async with FakeTwilioApi(ACCOUNT, TOKEN) as api:
+        carrier = Twilio(ACCOUNT, TOKEN, api_base_url=api.base_url)
+        with pytest.raises(ConfigError, match="CallSid"):
+            await carrier.hang_up(sid)
+        with pytest.raises(ConfigError, match="CallSid"):
+            await carrier.transfer(sid, CALLEE)
+        await carrier.aclose()
+    assert api.requests == []

@@ -263,7 +263,7 @@ class CallLife:
         self.call.callbacks.append(Callback(kind, url, form, status, error))
 
 
-def call_json(call: FakeCall, *, stamp: Any = None) -> dict[str, Any]:
+def call_json(call: FakeCall, *, stamp: dt.datetime | None = None) -> dict[str, Any]:
     """The call as Twilio's REST API shows it (a subset of the Call resource's fields)."""
     uri = f"/2010-04-01/Accounts/{call.account_sid}/Calls/{call.sid}.json"
     created = format_datetime(call.created)
