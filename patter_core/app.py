@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
@@ -17,6 +17,9 @@ from .errors import CapabilityError, ConfigError
 from .pricing import Pricing
 from .registry import Registry
 from .tools import Tool
+
+if TYPE_CHECKING:
+    from .server import PatterServer
 
 Callback = Callable[..., Any]
 
@@ -70,6 +73,7 @@ class Patter:
     ) -> None:
         self.carrier = carrier
         self.phone_number = phone_number
+        self._servers: list[PatterServer] = []
         self.call_log: CallLog | None = None
         if call_log is not False:
             self.call_log = CallLog(None if call_log is True else call_log)
@@ -92,6 +96,46 @@ class Patter:
         from .server import serve
 
         await serve(self, agent, host=host, port=port, public_url=public_url, grace_s=grace_s)
+
+    async def call(
+        self,
+        to: str,
+        *,
+        agent: Agent,
+        first_message: str | None = None,
+        machine_detection: bool = False,
+        ring_timeout: int = 30,
+        time_limit: int | None = None,
+        voicemail_message: str | None = None,
+        on_machine: Callback | None = None,
+        wait: bool = False,
+        from_: str = "",
+    ) -> Any:
+        """Call ``to`` (E.164) with ``agent``; needs this phone's server running to take the answer.
+
+        Returns the `OutboundCall`, or with ``wait=True`` its `CallOutcome` (answered,
+        voicemail, no-answer, busy, failed; duration, transcript, cost).
+        """
+        from .errors import CallSetupError
+
+        live = [s for s in self._servers if s.accepting]
+        if not live:
+            raise CallSetupError(
+                "outbound calls need this phone's server running (phone.serve(...) or "
+                "patter_core.server.running(...)): the carrier calls back when the call is answered"
+            )
+        outbound = await live[-1].place_call(
+            to,
+            agent,
+            from_=from_ or self.phone_number,
+            first_message=first_message,
+            machine_detection=machine_detection,
+            ring_timeout_s=ring_timeout,
+            time_limit_s=time_limit,
+            voicemail_message=voicemail_message,
+            on_machine=on_machine,
+        )
+        return await outbound.wait() if wait else outbound
 
     def asgi_app(self, agent: Agent, *, public_url: str = "") -> Any:
         """A Starlette app serving ``agent``, to run with any ASGI server or mount in your app."""

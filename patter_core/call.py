@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, cast
 
 import attrs
+from attrs import frozen
 
 from . import engine as ev
 from .audio import duration_ms
@@ -35,6 +36,7 @@ from .carrier import (
 from .engine import EngineSession, SessionConfig
 from .errors import CarrierProtocolError
 from .metrics import MetricsCollector
+from .outbound import OutboundCall
 from .playback import PlaybackTracker
 from .records import CallResult, TranscriptEntry
 from .toolrunner import ToolRunner
@@ -58,6 +60,14 @@ class _CallEnded(Exception):
     """Raised inside the loops to end the call with a reason."""
 
 
+@frozen
+class Claim:
+    """A media stream's call token, redeemed: the call, and for outbound calls their agent."""
+
+    call: InboundCall
+    outbound: OutboundCall | None = None
+
+
 class CallSession:
     """Runs one call from the media stream's first frame to `on_call_end`."""
 
@@ -67,8 +77,7 @@ class CallSession:
         carrier: Carrier,
         agent: Agent,
         pricing: Pricing,
-        claim_token: Callable[[StreamStarted], InboundCall | None],
-        carrier_leg: str = "inbound",
+        claim_token: Callable[[StreamStarted], Claim | None],
         call_log: CallLog | None = None,
     ) -> None:
         self.ws = websocket
@@ -76,7 +85,8 @@ class CallSession:
         self.agent = agent
         self.pricing = pricing
         self._claim_token = claim_token
-        self.carrier_leg = carrier_leg
+        self.carrier_leg = "inbound"
+        self.outbound: OutboundCall | None = None
         self.call_log = call_log
         self.call: InboundCall | None = None
         self.stream_id = ""
@@ -94,20 +104,25 @@ class CallSession:
         self._carrier_closed = False
         self._tools = ToolRunner(agent.tools, self._tool_done)
         self._control_tasks: set[asyncio.Task[None]] = set()
-        self._response_finished = asyncio.Event()
+        self._last_response_done = 0.0
+        self._last_audio_sent = 0.0
         self.transferred_to = ""
-        plan = agent.plan
-        self.metrics = MetricsCollector(
-            pricing,
+        self._ended = asyncio.Event()
+        self.result: CallResult | None = None
+        self.metrics = self._new_metrics()
+
+    def _new_metrics(self) -> MetricsCollector:
+        plan = self.agent.plan
+        return MetricsCollector(
+            self.pricing,
             engine=plan.engine.name,
             model=plan.model.name,
             transcription_model=plan.transcription.name if plan.transcription else None,
             carrier=plan.carrier.name if plan.carrier else None,
-            carrier_leg=carrier_leg,
+            carrier_leg=self.carrier_leg,
+            call_id=self.call.call_id if self.call else "",
             started_at=self._t0,
         )
-        self._ended = asyncio.Event()
-        self.result: CallResult | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -149,12 +164,18 @@ class CallSession:
             raise _CallEnded(f"no start message within {START_TIMEOUT_S:.0f} s") from None
 
     def _accept_start(self, started: StreamStarted) -> StreamStarted:
-        call = self._claim_token(started)
-        if call is None:
+        claim = self._claim_token(started)
+        if claim is None:
             raise _CallEnded("refused: the stream did not carry a valid call token")
-        self.call = call
+        self.call = claim.call
         self.stream_id = started.stream_id
-        self.metrics.call_id = call.call_id
+        if claim.outbound is not None:
+            self.outbound = claim.outbound
+            self.agent = claim.outbound.agent
+            self.carrier_leg = "outbound"
+            self._tools = ToolRunner(self.agent.tools, self._tool_done)
+            claim.outbound.attach(self)
+        self.metrics = self._new_metrics()
         return started
 
     async def _converse(self, started: StreamStarted) -> None:
@@ -162,6 +183,8 @@ class CallSession:
         overrides = await self._call_start_overrides()
         instructions = overrides.get("instructions", agent.instructions)
         first_message = overrides.get("first_message", agent.first_message)
+        if self.outbound is not None and self.outbound.first_message is not None:
+            first_message = self.outbound.first_message
         variables = overrides.get("variables") or {}
         if variables:
             instructions = _fill(instructions, variables)
@@ -230,6 +253,8 @@ class CallSession:
         if self.call is not None:
             await self._log_call(self.result)
             await fire(self.agent.on_call_end, self.result, what="on_call_end")
+        if self.outbound is not None:
+            self.outbound.finished(self.result)
 
     async def _log_call(self, result: CallResult) -> None:
         if self.call_log is None:
@@ -352,7 +377,8 @@ class CallSession:
         now = time.monotonic()
         self._note_order(event.item_id, now)
         await self._send_carrier(self.carrier.encode_audio(self.stream_id, event.payload))
-        self.metrics.agent_audio_sent(event.item_id, event.response_id, time.monotonic())
+        self._last_audio_sent = time.monotonic()
+        self.metrics.agent_audio_sent(event.item_id, event.response_id, self._last_audio_sent)
         mark = self.playback.sent(
             event.item_id, duration_ms(event.payload, self.agent.plan.audio_format), now
         )
@@ -381,7 +407,6 @@ class CallSession:
         self.metrics.user_speech_stopped(event.item_id, time.monotonic())
 
     async def _on_response_started(self, event: ev.ResponseStarted) -> None:
-        self._response_finished.clear()
         self.metrics.response_started(event.response_id, time.monotonic())
 
     async def _on_agent_transcript(self, event: ev.AgentTranscriptDone) -> None:
@@ -403,7 +428,7 @@ class CallSession:
 
     async def _on_tool_call(self, event: ev.ToolCall) -> None:
         if event.name == END_CALL.name and self.agent.end_call:
-            self._spawn(self._end_call_after_goodbye())
+            self._spawn(self._hang_up_after_playout(time.monotonic(), "agent ended the call"))
         elif event.name == TRANSFER_CALL.name and self.agent.transfer_call:
             self._spawn(self._transfer(event))
         else:
@@ -414,18 +439,40 @@ class CallSession:
         self._control_tasks.add(task)
         task.add_done_callback(self._control_tasks.discard)
 
-    async def _end_call_after_goodbye(self) -> None:
-        """Hang up once the response that asked for it is done and all its audio has played."""
+    async def leave_voicemail(self, text: str) -> None:
+        """Stop talking to the machine, speak ``text`` after the beep, then hang up."""
+        assert self.engine is not None
+        if self.playback.playing:
+            await self._send_carrier(self.carrier.encode_clear(self.stream_id))
+            self.playback.interrupt(time.monotonic())
+        await self.engine.cancel_response()
+        since = time.monotonic()
+        await self.engine.say(text)
+        self._spawn(self._hang_up_after_playout(since, "left a voicemail", need_new_audio=True))
+
+    async def _hang_up_after_playout(
+        self, since: float, reason: str, *, need_new_audio: bool = False
+    ) -> None:
+        """Hang up once a response finished after ``since`` and all its audio has played.
+
+        ``since`` is taken by the caller: the engine loop may handle ``response.done``
+        before this task first runs.
+        """
+        await self._wait_for_playout(since=since, need_new_audio=need_new_audio)
+        await self.hang_up(reason)
+
+    async def _wait_for_playout(self, *, since: float, need_new_audio: bool) -> None:
+        """Wait until a response has finished after ``since`` and the carrier played it all."""
         try:
             async with asyncio.timeout(END_CALL_PLAYOUT_LIMIT_S):
-                await self._response_finished.wait()
-                while self.playback.playing:
+                while not (
+                    self._last_response_done > since
+                    and (self._last_audio_sent > since or not need_new_audio)
+                    and not self.playback.playing
+                ):
                     await asyncio.sleep(0.02)
         except TimeoutError:
-            log.warning(
-                "goodbye did not finish playing within %s s; hanging up", END_CALL_PLAYOUT_LIMIT_S
-            )
-        await self.hang_up("agent ended the call")
+            log.warning("audio did not finish playing within %s s", END_CALL_PLAYOUT_LIMIT_S)
 
     async def _transfer(self, event: ev.ToolCall) -> None:
         target = str(event.arguments.get("to", ""))
@@ -445,7 +492,7 @@ class CallSession:
             await self.engine.send_tool_result(call_id, output)
 
     async def _on_response_done(self, event: ev.ResponseDone) -> None:
-        self._response_finished.set()
+        self._last_response_done = time.monotonic()
         if event.usage is not None:
             self.usage = self.usage + event.usage
         now = time.monotonic()

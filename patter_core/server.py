@@ -12,8 +12,8 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,9 +21,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from .call import CallSession
-from .carrier import Carrier, InboundCall, StreamStarted
-from .errors import CallSetupError, ConfigError
+from .call import CallSession, Claim
+from .callcontrol import check_e164
+from .carrier import CallControl, Carrier, DialRequest, InboundCall, StreamStarted
+from .errors import CallSetupError, CapabilityError, ConfigError
+from .outbound import OutboundCall
 from .records import CallResult
 from .specs import CarrierSpec
 
@@ -88,8 +90,11 @@ class PatterServer:
         self.calls: set[CallSession] = set()
         self.results: list[CallResult] = []
         self.accepting = True
+        self.outbound: dict[str, OutboundCall] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self.app = Starlette(routes=self._routes())
         self.app.state.patter = self
+        phone._servers.append(self)
 
     # CarrierContext
 
@@ -123,6 +128,62 @@ class PatterServer:
     def report_status(self, call_id: str, status: str, details: Mapping[str, str]) -> None:
         log.info("call %s status %s", call_id, status)
         self.directory.statuses.setdefault(call_id, []).append((status, dict(details)))
+        outbound = self.outbound.get(call_id)
+        if outbound is not None:
+            task = asyncio.get_running_loop().create_task(outbound.report(status, details))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    def claim(self, started: StreamStarted) -> Claim | None:
+        """Redeem a media stream's token; outbound calls bring their own agent."""
+        call = self.directory.claim(started)
+        if call is None:
+            return None
+        return Claim(call, self.outbound.get(call.call_id))
+
+    async def place_call(
+        self,
+        to: str,
+        agent: Agent,
+        *,
+        from_: str,
+        first_message: str | None = None,
+        machine_detection: bool = False,
+        ring_timeout_s: int = 30,
+        time_limit_s: int | None = None,
+        voicemail_message: str | None = None,
+        on_machine: Callable[..., Any] | None = None,
+    ) -> OutboundCall:
+        """Dial ``to`` through the carrier; the answered call runs ``agent``."""
+        check_e164(to, what="number to call")
+        check_e164(from_, what="number to call from")
+        capabilities = self.spec.capabilities
+        if not capabilities.outbound:
+            raise CapabilityError(f"carrier {self.spec.name!r} does not declare outbound calls")
+        if machine_detection and not capabilities.answering_machine_detection:
+            raise CapabilityError(
+                f"carrier {self.spec.name!r} does not declare answering-machine detection"
+            )
+        request = DialRequest(
+            to=to,
+            from_=from_,
+            answer_url=self.url_for("voice"),
+            status_url=self.url_for("status"),
+            ring_timeout_s=ring_timeout_s,
+            machine_detection=machine_detection,
+            time_limit_s=time_limit_s,
+        )
+        call_id = await cast(CallControl, self.carrier).dial(request)
+        outbound = OutboundCall(
+            call_id,
+            to,
+            agent,
+            first_message=first_message,
+            voicemail_message=voicemail_message,
+            on_machine=on_machine,
+        )
+        self.outbound[call_id] = outbound
+        return outbound
 
     # routes
 
@@ -165,7 +226,7 @@ class PatterServer:
             self.carrier,
             self.agent,
             self.phone.pricing,
-            self.directory.claim,
+            self.claim,
             call_log=self.phone.call_log,
         )
         self.calls.add(session)
