@@ -107,6 +107,7 @@ class CallSession:
         self._last_response_done = 0.0
         self._last_audio_sent = 0.0
         self.transferred_to = ""
+        self._voicemail = ""
         self._ended = asyncio.Event()
         self.result: CallResult | None = None
         self.metrics = self._new_metrics()
@@ -200,7 +201,9 @@ class CallSession:
             self.engine = await agent.engine.connect(config)
         except Exception as exc:
             raise _CallEnded(f"engine session could not be set up: {exc}") from exc
-        if first_message:
+        if self._voicemail:
+            await self.leave_voicemail(self._voicemail)
+        elif first_message:
             await self.engine.say(first_message)
         tasks = [
             asyncio.create_task(self._carrier_loop(), name="carrier-reader"),
@@ -441,7 +444,9 @@ class CallSession:
 
     async def leave_voicemail(self, text: str) -> None:
         """Stop talking to the machine, speak ``text`` after the beep, then hang up."""
-        assert self.engine is not None
+        if self.engine is None:  # the verdict came before the engine session: do it first
+            self._voicemail = text
+            return
         if self.playback.playing:
             await self._send_carrier(self.carrier.encode_clear(self.stream_id))
             self.playback.interrupt(time.monotonic())

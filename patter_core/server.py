@@ -132,7 +132,12 @@ class PatterServer:
         if outbound is not None:
             task = asyncio.get_running_loop().create_task(outbound.report(status, details))
             self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            task.add_done_callback(self._report_done)
+
+    def _report_done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("handling a status callback failed", exc_info=task.exception())
 
     def claim(self, started: StreamStarted) -> Claim | None:
         """Redeem a media stream's token; outbound calls bring their own agent."""
@@ -248,6 +253,17 @@ class PatterServer:
         while self.calls:
             await asyncio.sleep(0.01)
 
+    async def close(self) -> None:
+        """Release what the carrier holds (e.g. its REST client's connections), if anything."""
+        if self in self.phone._servers:
+            self.phone._servers.remove(self)
+        close = getattr(self.carrier, "aclose", None)
+        if close is not None:
+            try:
+                await close()
+            except Exception:
+                log.exception("closing carrier %s failed", self.spec.name)
+
 
 class RunningServer:
     """A server running in the background of the current event loop (see `running`)."""
@@ -300,6 +316,7 @@ async def running(
         await server.drain(grace_s)
         uv.should_exit = True
         await task
+        await server.close()
 
 
 def build_app(phone: Patter, agent: Agent, *, public_url: str = "") -> Starlette:
@@ -346,4 +363,7 @@ async def serve(
 
     config = uvicorn.Config(server.app, host=host, port=port, log_level=log_level, lifespan="off")
     uv = _DrainingServer(config)
-    await uv.serve()
+    try:
+        await uv.serve()
+    finally:
+        await server.close()
