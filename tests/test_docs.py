@@ -99,6 +99,12 @@ def all_blocks() -> list[Block]:
 
 BLOCKS = all_blocks()
 
+# ``-W error::patter_core.errors.PatterWarning`` cannot name a third-party category at start-up.
+WARNINGS_ARE_ERRORS = (
+    "import warnings, patter_core.errors; "
+    "warnings.simplefilter('error', patter_core.errors.PatterWarning)\n"
+)
+
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.id for b in BLOCKS])
 def test_doc_block_runs(block: Block, tmp_path: Path) -> None:
@@ -109,7 +115,7 @@ def test_doc_block_runs(block: Block, tmp_path: Path) -> None:
 
     done = subprocess.run(
         # A doc example should not teach a setup that warns (retiring model, odd voice).
-        [sys.executable, "-W", "error::patter_core.errors.PatterWarning", "-c", block.code],
+        [sys.executable, "-c", WARNINGS_ARE_ERRORS + block.code],
         cwd=tmp_path,
         env=env,
         capture_output=True,
