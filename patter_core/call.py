@@ -9,19 +9,17 @@ Only the engine-reader task writes to the carrier socket, so frames never interl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, cast
 
-import attrs
 from attrs import frozen
 
 from . import engine as ev
 from .audio import duration_ms
-from .callbacks import fire
+from .callbacks import call_start_overrides, fill_placeholders, fire
 from .callcontrol import END_CALL, TRANSFER_CALL, check_e164
 from .carrier import (
     CallControl,
@@ -34,12 +32,13 @@ from .carrier import (
     StreamStopped,
 )
 from .engine import EngineSession, SessionConfig
-from .errors import CarrierProtocolError
+from .media import CallEnded, MediaStream
 from .metrics import MetricsCollector
 from .outbound import OutboundCall
 from .playback import PlaybackTracker
 from .records import CallResult, TranscriptEntry
 from .toolrunner import ToolRunner
+from .transcript import Transcript
 
 if TYPE_CHECKING:
     from starlette.websockets import WebSocket
@@ -50,14 +49,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("patter.call")
 
-MAX_FRAME_CHARS = 256 * 1024
 END_CALL_PLAYOUT_LIMIT_S = 30.0
-MAX_CONSECUTIVE_BAD_FRAMES = 50
 START_TIMEOUT_S = 10.0
-
-
-class _CallEnded(Exception):
-    """Raised inside the loops to end the call with a reason."""
 
 
 @frozen
@@ -80,7 +73,7 @@ class CallSession:
         claim_token: Callable[[StreamStarted], Claim | None],
         call_log: CallLog | None = None,
     ) -> None:
-        self.ws = websocket
+        self.media = MediaStream(websocket, carrier)
         self.carrier = carrier
         self.agent = agent
         self.pricing = pricing
@@ -92,16 +85,12 @@ class CallSession:
         self.stream_id = ""
         self.engine: EngineSession | None = None
         self.playback = PlaybackTracker()
-        self.transcript: list[TranscriptEntry] = []
+        self.transcript = Transcript()
         self.usage = ev.TokenUsage()
         self.transcription_seconds = 0.0
         self.end_reason = ""
         self.started_at = time.time()
         self._t0 = time.monotonic()
-        self._bad_frames = 0
-        self._cancelled_items: set[str] = set()
-        self._order: dict[str, float] = {}
-        self._carrier_closed = False
         self._tools = ToolRunner(agent.tools, self._tool_done)
         self._control_tasks: set[asyncio.Task[None]] = set()
         self._last_response_done = 0.0
@@ -133,7 +122,7 @@ class CallSession:
             started = await self._wait_for_start()
             if started is not None:
                 await self._converse(started)
-        except _CallEnded as ended:
+        except CallEnded as ended:
             self.end_reason = self.end_reason or str(ended)
         except Exception:
             log.exception("call %s failed", self.call.call_id if self.call else "?")
@@ -152,24 +141,24 @@ class CallSession:
         try:
             async with asyncio.timeout(START_TIMEOUT_S):
                 while True:
-                    event = await self._next_carrier_event()
+                    event = await self.media.receive()
                     if isinstance(event, StreamStarted):
                         return self._accept_start(event)
                     if isinstance(event, StreamStopped):
-                        raise _CallEnded("stream stopped before it started")
+                        raise CallEnded("stream stopped before it started")
                     if event is not None:
                         log.warning(
                             "dropping %s received before the stream started", type(event).__name__
                         )
         except TimeoutError:
-            raise _CallEnded(f"no start message within {START_TIMEOUT_S:.0f} s") from None
+            raise CallEnded(f"no start message within {START_TIMEOUT_S:.0f} s") from None
 
     def _accept_start(self, started: StreamStarted) -> StreamStarted:
         claim = self._claim_token(started)
         if claim is None:
-            raise _CallEnded("refused: the stream did not carry a valid call token")
+            raise CallEnded("refused: the stream did not carry a valid call token")
         self.call = claim.call
-        self.stream_id = started.stream_id
+        self.stream_id = self.media.stream_id = started.stream_id
         if claim.outbound is not None:
             self.outbound = claim.outbound
             self.agent = claim.outbound.agent
@@ -181,15 +170,15 @@ class CallSession:
 
     async def _converse(self, started: StreamStarted) -> None:
         agent = self.agent
-        overrides = await self._call_start_overrides()
+        overrides = await call_start_overrides(self.agent.on_call_start, self.call)
         instructions = overrides.get("instructions", agent.instructions)
         first_message = overrides.get("first_message", agent.first_message)
         if self.outbound is not None and self.outbound.first_message is not None:
             first_message = self.outbound.first_message
         variables = overrides.get("variables") or {}
         if variables:
-            instructions = _fill(instructions, variables)
-            first_message = _fill(first_message, variables)
+            instructions = fill_placeholders(instructions, variables)
+            first_message = fill_placeholders(first_message, variables)
         config = SessionConfig(
             instructions=instructions,
             audio_format=agent.plan.audio_format,
@@ -200,7 +189,7 @@ class CallSession:
         try:
             self.engine = await agent.engine.connect(config)
         except Exception as exc:
-            raise _CallEnded(f"engine session could not be set up: {exc}") from exc
+            raise CallEnded(f"engine session could not be set up: {exc}") from exc
         if self._voicemail:
             await self.leave_voicemail(self._voicemail)
         elif first_message:
@@ -214,7 +203,7 @@ class CallSession:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 failure = task.exception()
-                if isinstance(failure, _CallEnded):
+                if isinstance(failure, CallEnded):
                     self.end_reason = self.end_reason or str(failure)
                 elif failure is not None:
                     raise failure
@@ -222,25 +211,6 @@ class CallSession:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _call_start_overrides(self) -> dict[str, Any]:
-        if self.agent.on_call_start is None:
-            return {}
-        result = await fire(self.agent.on_call_start, self.call, what="on_call_start")
-        if result is None:
-            return {}
-        if not isinstance(result, dict):
-            log.error("on_call_start returned %r; expected a dict of overrides or None", result)
-            return {}
-        allowed = {"instructions", "first_message", "variables"}
-        unknown = set(result) - allowed
-        if unknown:
-            log.error(
-                "on_call_start returned unknown override(s) %s; allowed: %s",
-                sorted(unknown),
-                sorted(allowed),
-            )
-        return {k: v for k, v in result.items() if k in allowed}
 
     async def _finish(self) -> None:
         await self._tools.cancel_all()
@@ -251,7 +221,7 @@ class CallSession:
                 await self.engine.close()
             except Exception:
                 log.exception("closing the engine session failed")
-        await self._close_carrier()
+        await self.media.close()
         self.result = self._build_result()
         if self.call is not None:
             await self._log_call(self.result)
@@ -270,13 +240,6 @@ class CallSession:
         except Exception:
             log.exception("could not write call %s to %s", result.stream_id, self.call_log)
 
-    async def _close_carrier(self) -> None:
-        if self._carrier_closed:
-            return
-        self._carrier_closed = True
-        with contextlib.suppress(Exception):  # already gone: the caller hung up first
-            await self.ws.close()
-
     def _build_result(self) -> CallResult:
         now = time.monotonic()
         seconds = now - self._t0 if self.call else 0.0
@@ -286,7 +249,7 @@ class CallSession:
             stream_id=self.stream_id,
             started_at=self.started_at,
             duration_s=seconds,
-            transcript=tuple(sorted(self.transcript, key=lambda e: e.order)),
+            transcript=self.transcript.in_order(),
             usage=self.usage,
             transcription_seconds=self.transcription_seconds,
             cost=metrics.cost if metrics is not None else None,
@@ -296,38 +259,10 @@ class CallSession:
 
     # ---------------------------------------------------------------- carrier side
 
-    async def _next_carrier_event(self) -> Any:
-        from starlette.websockets import WebSocketDisconnect
-
-        try:
-            message = await self.ws.receive()
-        except WebSocketDisconnect:
-            raise _CallEnded("carrier disconnected") from None
-        if message["type"] == "websocket.disconnect":
-            self._carrier_closed = True
-            raise _CallEnded("carrier disconnected")
-        text = message.get("text")
-        if text is None:
-            return self._bad_frame("binary frame (the media stream is JSON text)")
-        if len(text) > MAX_FRAME_CHARS:
-            return self._bad_frame(f"frame of {len(text)} characters exceeds {MAX_FRAME_CHARS}")
-        try:
-            event = self.carrier.decode(text)
-        except CarrierProtocolError as exc:
-            return self._bad_frame(str(exc))
-        self._bad_frames = 0
-        return event
-
-    def _bad_frame(self, why: str) -> None:
-        self._bad_frames += 1
-        log.warning("dropping a malformed carrier frame: %s", why)
-        if self._bad_frames >= MAX_CONSECUTIVE_BAD_FRAMES:
-            raise _CallEnded(f"{self._bad_frames} malformed carrier frames in a row")
-
     async def _carrier_loop(self) -> None:
         assert self.engine is not None
         while True:
-            event = await self._next_carrier_event()
+            event = await self.media.receive()
             if isinstance(event, MediaReceived):
                 await self.engine.send_audio(event.payload)
             elif isinstance(event, MarkEchoed):
@@ -337,18 +272,9 @@ class CallSession:
                 self.metrics.user_input(text, time.monotonic())
                 await self.engine.send_user_text(text)
             elif isinstance(event, StreamStopped):
-                raise _CallEnded("caller hung up")
+                raise CallEnded("caller hung up")
             elif isinstance(event, StreamStarted):
                 log.warning("ignoring a second start message on stream %s", self.stream_id)
-
-    async def _send_carrier(self, frame: str) -> None:
-        if self._carrier_closed:
-            return
-        try:
-            await self.ws.send_text(frame)
-        except Exception:
-            self._carrier_closed = True
-            raise _CallEnded("carrier disconnected") from None
 
     # ---------------------------------------------------------------- engine side
 
@@ -368,42 +294,39 @@ class CallSession:
         }
         async for event in self.engine.events():
             if isinstance(event, ev.EngineClosed):
-                raise _CallEnded(f"engine connection closed ({event.code} {event.reason})".strip())
+                raise CallEnded(f"engine connection closed ({event.code} {event.reason})".strip())
             handler = handlers.get(type(event))
             if handler is not None:
                 await handler(event)
-        raise _CallEnded("engine connection closed")
+        raise CallEnded("engine connection closed")
 
     async def _on_agent_audio(self, event: ev.AgentAudio) -> None:
-        if event.item_id in self._cancelled_items:
+        if self.transcript.was_interrupted(event.item_id):
             return  # the tail of a response the caller interrupted
         now = time.monotonic()
-        self._note_order(event.item_id, now)
-        await self._send_carrier(self.carrier.encode_audio(self.stream_id, event.payload))
+        self.transcript.began(event.item_id, now)
+        await self.media.send_audio(event.payload)
         self._last_audio_sent = time.monotonic()
         self.metrics.agent_audio_sent(event.item_id, event.response_id, self._last_audio_sent)
         mark = self.playback.sent(
             event.item_id, duration_ms(event.payload, self.agent.plan.audio_format), now
         )
-        await self._send_carrier(self.carrier.encode_mark(self.stream_id, mark))
+        await self.media.send_mark(mark)
 
     async def _on_speech_started(self, event: ev.UserSpeechStarted) -> None:
         now = time.monotonic()
-        self._note_order(event.item_id, now)
+        self.transcript.began(event.item_id, now)
         self.metrics.user_speech_started(event.item_id, now)
         if not self.playback.playing:
             return
-        await self._send_carrier(self.carrier.encode_clear(self.stream_id))
+        await self.media.send_clear()
         self.metrics.clear_sent(time.monotonic())
         interruption = self.playback.interrupt(now)
         assert self.engine is not None
         for item_id, heard in interruption.heard:
-            self._cancelled_items.add(item_id)
             await self.engine.truncate(item_id, heard)
-            for i, entry in enumerate(self.transcript):
-                if entry.item_id == item_id and not entry.interrupted:
-                    self.transcript[i] = attrs.evolve(entry, interrupted=True)
-                    await fire(self.agent.on_transcript, self.transcript[i], what="on_transcript")
+            for entry in self.transcript.interrupted(item_id):
+                await fire(self.agent.on_transcript, entry, what="on_transcript")
         self.metrics.interrupted([item_id for item_id, _ in interruption.heard])
 
     async def _on_speech_stopped(self, event: ev.UserSpeechStopped) -> None:
@@ -414,20 +337,19 @@ class CallSession:
 
     async def _on_agent_transcript(self, event: ev.AgentTranscriptDone) -> None:
         self.metrics.agent_transcript(event.item_id, event.text, event.response_id)
-        await self._add_transcript("agent", event.item_id, event.text, final=True)
+        await self._emit(self.transcript.line("agent", event.item_id, event.text))
 
     async def _on_user_partial(self, event: ev.UserTranscriptDelta) -> None:
-        if self.agent.on_transcript is not None:
-            entry = TranscriptEntry(
-                "user", event.text, event.item_id, self._order_of(event.item_id), final=False
-            )
-            await fire(self.agent.on_transcript, entry, what="on_transcript")
+        await self._emit(self.transcript.line("user", event.item_id, event.text, final=False))
 
     async def _on_user_transcript(self, event: ev.UserTranscriptDone) -> None:
         if event.transcription_seconds:
             self.transcription_seconds += event.transcription_seconds
         self.metrics.user_transcript(event.item_id, event.text, event.transcription_seconds)
-        await self._add_transcript("user", event.item_id, event.text, final=True)
+        await self._emit(self.transcript.line("user", event.item_id, event.text))
+
+    async def _emit(self, entry: TranscriptEntry) -> None:
+        await fire(self.agent.on_transcript, entry, what="on_transcript")
 
     async def _on_tool_call(self, event: ev.ToolCall) -> None:
         if event.name == END_CALL.name and self.agent.end_call:
@@ -448,7 +370,7 @@ class CallSession:
             self._voicemail = text
             return
         if self.playback.playing:
-            await self._send_carrier(self.carrier.encode_clear(self.stream_id))
+            await self.media.send_clear()
             self.playback.interrupt(time.monotonic())
         await self.engine.cancel_response()
         since = time.monotonic()
@@ -508,29 +430,7 @@ class CallSession:
     async def _on_engine_error(self, event: ev.EngineError) -> None:
         log.warning("engine error %s: %s", event.code or "-", event.message)
         if event.fatal:
-            raise _CallEnded(f"engine error: {event.message}")
-
-    # ---------------------------------------------------------------- transcript
-
-    def _note_order(self, item_id: str, now: float) -> None:
-        if item_id and item_id not in self._order:
-            self._order[item_id] = now
-
-    def _order_of(self, item_id: str) -> float:
-        return self._order.get(item_id, time.monotonic())
-
-    async def _add_transcript(self, role: str, item_id: str, text: str, *, final: bool) -> None:
-        entry = TranscriptEntry(
-            role,
-            text,
-            item_id,
-            self._order_of(item_id),
-            final=final,
-            interrupted=item_id in self._cancelled_items,
-        )
-        self.transcript.append(entry)
-        if self.agent.on_transcript is not None:
-            await fire(self.agent.on_transcript, entry, what="on_transcript")
+            raise CallEnded(f"engine error: {event.message}")
 
     def _context(self) -> dict[str, Any]:
         call = self.call
@@ -540,16 +440,3 @@ class CallSession:
             "callee": call.callee if call else "",
             "parameters": dict(call.parameters) if call else {},
         }
-
-
-def _fill(template: str, variables: dict[str, Any]) -> str:
-    """Fill ``{name}`` placeholders, leaving unknown ones as they are."""
-
-    class _Keep(dict[str, Any]):
-        def __missing__(self, key: str) -> str:
-            return "{" + key + "}"
-
-    try:
-        return template.format_map(_Keep(variables))
-    except (ValueError, IndexError):
-        return template
