@@ -7,6 +7,7 @@ a user's own Starlette/FastAPI app.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 import contextlib
 import logging
 import os
@@ -25,7 +26,7 @@ from .call import CallSession, Claim
 from .callcontrol import check_e164
 from .carrier import CallControl, Carrier, DialRequest, InboundCall, StreamStarted
 from .errors import CallSetupError, CapabilityError, ConfigError
-from .outbound import OutboundCall
+from .outbound import FINAL_STATUSES, OutboundCall
 from .records import CallResult
 from .specs import CarrierSpec
 
@@ -36,6 +37,7 @@ log = logging.getLogger("patter.server")
 
 PUBLIC_URL_ENV = "PATTER_PUBLIC_URL"
 CALL_TOKEN_TTL_S = 300.0
+RECENT_CALLS = 1000
 
 
 class CallDirectory:
@@ -45,6 +47,12 @@ class CallDirectory:
         self._ttl_s = ttl_s
         self._pending: dict[str, tuple[InboundCall, float]] = {}
         self.statuses: dict[str, list[tuple[str, dict[str, str]]]] = {}
+
+    def record_status(self, call_id: str, status: str, details: Mapping[str, str]) -> None:
+        """Keep the status callbacks of the most recent calls (oldest calls are forgotten)."""
+        self.statuses.setdefault(call_id, []).append((status, dict(details)))
+        while len(self.statuses) > RECENT_CALLS:
+            del self.statuses[next(iter(self.statuses))]
 
     def issue(self, call: InboundCall) -> str:
         self._expire()
@@ -85,10 +93,17 @@ class PatterServer:
             or str(getattr(self.carrier, "webhook_url", "") or "")
             or os.environ.get(PUBLIC_URL_ENV, "")
         ).rstrip("/")
+        if not self.public_url.startswith(("https://", "http://")):
+            raise ConfigError(
+                f"the server's public URL {self.public_url!r} is not set or not http(s); pass "
+                f"public_url= to serve() or set {PUBLIC_URL_ENV} (e.g. https://agent.example.com): "
+                "the carrier signs its requests over it and must reach the server there"
+            )
         self.carrier.prepare(self.spec)
         self.directory = CallDirectory()
         self.calls: set[CallSession] = set()
-        self.results: list[CallResult] = []
+        # Bounded: a server runs for months; the call log keeps the full history.
+        self.results: deque[CallResult] = deque(maxlen=RECENT_CALLS)
         self.accepting = True
         self.outbound: dict[str, OutboundCall] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -106,11 +121,6 @@ class PatterServer:
                 f"carrier {self.spec.name!r} has no route {route_name!r}; routes: {known}"
             )
         base = self.public_url
-        if not base:
-            raise ConfigError(
-                "the server's public URL is not set; pass public_url= to serve() or set "
-                f"{PUBLIC_URL_ENV} (e.g. https://agent.example.com)"
-            )
         if route.kind == "websocket":
             base = (
                 "wss://" + base.split("://", 1)[-1]
@@ -127,9 +137,11 @@ class PatterServer:
 
     def report_status(self, call_id: str, status: str, details: Mapping[str, str]) -> None:
         log.info("call %s status %s", call_id, status)
-        self.directory.statuses.setdefault(call_id, []).append((status, dict(details)))
+        self.directory.record_status(call_id, status, details)
         outbound = self.outbound.get(call_id)
         if outbound is not None:
+            if status in FINAL_STATUSES:
+                del self.outbound[call_id]  # the caller of phone.call() holds it from here
             task = asyncio.get_running_loop().create_task(outbound.report(status, details))
             self._background.add(task)
             task.add_done_callback(self._report_done)
@@ -275,7 +287,7 @@ class RunningServer:
     @property
     def results(self) -> list[CallResult]:
         """Results of the calls that have ended, oldest first."""
-        return self.server.results
+        return list(self.server.results)
 
 
 @contextlib.asynccontextmanager

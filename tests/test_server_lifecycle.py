@@ -172,3 +172,19 @@ def test_serve_without_auth_token_fails_at_start_up_with_what_to_set(tmp_path: P
     assert done.returncode == 1
     assert "Error: Twilio: no auth token" in done.stderr and "TWILIO_AUTH_TOKEN" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_serve_without_a_public_url_fails_at_start_up_saying_what_to_set(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(textwrap.dedent(APP))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "PATTER_"))}
+    env.update(OPENAI_API_KEY=API_KEY, TWILIO_AUTH_TOKEN=AUTH_TOKEN)
+    done = subprocess.run(
+        [sys.executable, "-m", "patter_core.cli", "serve", "app:agent"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "PATTER_PUBLIC_URL" in done.stderr and "Traceback" not in done.stderr
