@@ -57,3 +57,10 @@ def typecheck(session: nox.Session) -> None:
         for n in PLUGINS
     ]
     session.run("mypy", "--strict", *packages)
+
+
+@nox.session(python="3.11", default=False)
+def bench(session: nox.Session) -> None:
+    """The benchmark (not run by default): ``nox -s bench -- --scenario duplex --calls 50``."""
+    _install_tree(session)
+    session.run("python", "-m", "bench", *session.posargs)

@@ -109,6 +109,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def core_busy_seconds() -> dict[int, float]:
+    """Busy seconds of every CPU so far (everything but idle and iowait), from /proc/stat."""
+    out: dict[int, float] = {}
+    with open("/proc/stat") as handle:
+        for line in handle:
+            name, *fields = line.split()
+            if name.startswith("cpu") and name[3:].isdigit():
+                ticks = [int(f) for f in fields]
+                out[int(name[3:])] = (sum(ticks[:8]) - ticks[3] - ticks[4]) / CLK_TCK
+    return out
+
+
 def rss_kb(pid: int) -> int:
     """Resident set size of a process in KiB (VmRSS)."""
     with open(f"/proc/{pid}/status") as handle:

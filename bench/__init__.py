@@ -1,0 +1,1 @@
+"""The benchmark: the cost of a call through Patter, measured against the thinnest bridge."""
