@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("patter.call")
 
 END_CALL_PLAYOUT_LIMIT_S = 30.0
+MARK_EVERY_MS = 100.0
 START_TIMEOUT_S = 10.0
 
 
@@ -305,13 +306,22 @@ class CallSession:
             return  # the tail of a response the caller interrupted
         now = time.monotonic()
         self.transcript.began(event.item_id, now)
+        if self.playback.last_item not in (None, event.item_id):
+            await self._mark_burst_end()  # close the previous item's audio with a mark
         await self.media.send_audio(event.payload)
         self._last_audio_sent = time.monotonic()
         self.metrics.agent_audio_sent(event.item_id, event.response_id, self._last_audio_sent)
-        mark = self.playback.sent(
-            event.item_id, duration_ms(event.payload, self.agent.plan.audio_format), now
-        )
-        await self.media.send_mark(mark)
+        chunk_ms = duration_ms(event.payload, self.agent.plan.audio_format)
+        # A mark per ~100 ms of audio, not per chunk: each mark costs a frame each way.
+        due = self.playback.unmarked_ms + chunk_ms >= MARK_EVERY_MS
+        mark = self.playback.sent(event.item_id, chunk_ms, now, mark=due)
+        if mark:
+            await self.media.send_mark(mark)
+
+    async def _mark_burst_end(self) -> None:
+        mark = self.playback.mark_last()
+        if mark:
+            await self.media.send_mark(mark)
 
     async def _on_speech_started(self, event: ev.UserSpeechStarted) -> None:
         now = time.monotonic()
@@ -419,6 +429,7 @@ class CallSession:
             await self.engine.send_tool_result(call_id, output)
 
     async def _on_response_done(self, event: ev.ResponseDone) -> None:
+        await self._mark_burst_end()
         self._last_response_done = time.monotonic()
         if event.usage is not None:
             self.usage = self.usage + event.usage

@@ -72,3 +72,33 @@ def test_new_audio_after_a_pause_starts_playing_when_sent() -> None:
     tracker.echoed(mark, now=0.1)
     tracker.sent("second", 200, now=5.0)
     assert tracker.heard_ms("second", now=5.050) == pytest.approx(50)
+
+
+def test_unmarked_chunks_play_until_a_later_mark_comes_back() -> None:
+    tracker = PlaybackTracker()
+    assert tracker.sent("item", 40, now=0.0, mark=False) == ""
+    assert tracker.unmarked_ms == 40
+    mark = tracker.sent("item", 60, now=0.0)  # the mark covers both chunks
+    assert tracker.unmarked_ms == 0
+    assert tracker.heard_ms("item", now=0.070) == pytest.approx(70)
+    assert tracker.echoed(mark, now=0.1)
+    assert not tracker.playing
+
+
+def test_the_playhead_cap_is_the_oldest_marked_chunk() -> None:
+    tracker = PlaybackTracker()
+    tracker.sent("item", 100, now=0.0, mark=False)
+    tracker.sent("item", 100, now=0.0)  # marked: ends at 200 ms
+    tracker.sent("item", 100, now=0.0, mark=False)
+    assert tracker.heard_ms("item", now=0.5) == pytest.approx(200)
+
+
+def test_mark_last_closes_a_burst_once() -> None:
+    tracker = PlaybackTracker()
+    tracker.sent("item", 30, now=0.0, mark=False)
+    tracker.sent("item", 30, now=0.0, mark=False)
+    mark = tracker.mark_last()
+    assert mark and tracker.mark_last() == ""
+    assert tracker.heard_ms("item", now=1.0) == pytest.approx(60)
+    assert tracker.echoed(mark, now=0.06) and not tracker.playing
+    assert tracker.last_item is None
