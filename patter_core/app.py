@@ -10,6 +10,7 @@ from attrs import field, frozen
 
 from .callcontrol import BUILTIN_NAMES, END_CALL, TRANSFER_CALL
 from .calllog import CallLog
+from .capabilities import require
 from .carrier import Carrier
 from .compat import AgentPlan, check_agent
 from .engine import Engine, ToolSchema
@@ -204,8 +205,7 @@ class Patter:
         if self.carrier is None:
             raise ConfigError(f"{wanted_by} needs Patter(carrier=...)")
         registered = self.registry.carrier(self.carrier.carrier_name)
-        if not getattr(registered.item.capabilities, capability):
-            raise CapabilityError(
-                f"{wanted_by} needs the carrier capability {capability!r}, which carrier "
-                f"{registered.item.name!r} ({registered.source}) does not declare"
-            )
+        try:
+            require(registered.item, capability, source=registered.source)
+        except CapabilityError as exc:
+            raise CapabilityError(f"{wanted_by}: {exc}") from None

@@ -7,12 +7,12 @@ a user's own Starlette/FastAPI app.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 import contextlib
 import logging
 import os
 import secrets
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -24,8 +24,9 @@ from starlette.websockets import WebSocket
 
 from .call import CallSession, Claim
 from .callcontrol import check_e164
+from .capabilities import require
 from .carrier import CallControl, Carrier, DialRequest, InboundCall, StreamStarted
-from .errors import CallSetupError, CapabilityError, ConfigError
+from .errors import CallSetupError, ConfigError
 from .outbound import FINAL_STATUSES, OutboundCall
 from .records import CallResult
 from .specs import CarrierSpec
@@ -174,13 +175,9 @@ class PatterServer:
         """Dial ``to`` through the carrier; the answered call runs ``agent``."""
         check_e164(to, what="number to call")
         check_e164(from_, what="number to call from")
-        capabilities = self.spec.capabilities
-        if not capabilities.outbound:
-            raise CapabilityError(f"carrier {self.spec.name!r} does not declare outbound calls")
-        if machine_detection and not capabilities.answering_machine_detection:
-            raise CapabilityError(
-                f"carrier {self.spec.name!r} does not declare answering-machine detection"
-            )
+        require(self.spec, "outbound")
+        if machine_detection:
+            require(self.spec, "answering_machine_detection")
         request = DialRequest(
             to=to,
             from_=from_,
