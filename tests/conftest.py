@@ -23,6 +23,12 @@ from patter_core.plugins import DISABLE_ENV, LOAD_ENV
 from patter_core.records import CallResult
 from patter_core.server import RunningServer, running
 
+# The meta-tests build broken carriers from the plugin template. It is imported from the
+# source tree, not installed, so the registry never discovers it as a plugin.
+TEMPLATE_SOURCE = Path(__file__).resolve().parent.parent / "plugins" / "_template"
+if str(TEMPLATE_SOURCE) not in sys.path:
+    sys.path.append(str(TEMPLATE_SOURCE))
+
 
 @pytest.fixture(autouse=True)
 def _no_plugin_selection(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -106,12 +106,31 @@ WARNINGS_ARE_ERRORS = (
 )
 
 
+def install_template(site: Path) -> str:
+    """Make the plugin template importable *and* discoverable, as ``pip install -e`` would.
+
+    The carrier tutorial starts from it; the core's test environment does not install it.
+    """
+    site.mkdir()
+    info = site / "patter_template-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: patter-template\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[patter]\ntemplate = patter_template.plugin\n")
+    return os.pathsep.join([str(site), str(ROOT / "plugins" / "_template")])
+
+
+# Pages whose examples need something installed first, and how to provide it.
+PREPARE = {"docs/plugins/writing-a-carrier.md": install_template}
+
+
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.id for b in BLOCKS])
 def test_doc_block_runs(block: Block, tmp_path: Path) -> None:
     if block.not_run is not None:
         pytest.skip(f"{block.id} is marked not-run: {block.not_run}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PATTER_")}
     env.update(ENV)
+    if block.path in PREPARE:
+        env["PYTHONPATH"] = PREPARE[block.path](tmp_path / "site-packages")
 
     done = subprocess.run(
         # A doc example should not teach a setup that warns (retiring model, odd voice).
