@@ -42,6 +42,34 @@ def plugin(session: nox.Session, plugin: str) -> None:
 
 
 @nox.session(python="3.11")
+@nox.parametrize("package", ["core", *PLUGINS])
+def lowest(session: nox.Session, package: str) -> None:
+    """The same tests against the oldest dependency versions each package declares.
+
+    uv's ``lowest-direct`` resolution picks the minimum of every declared range, so a
+    package that quietly relies on something newer than it declares fails here.
+    """
+    session.install("uv")
+    plugins = FIRST_PARTY if package == "core" else (*FIRST_PARTY, package)
+    editables = [".[testing]", *(f"plugins/{name}[testing]" for name in dict.fromkeys(plugins))]
+    session.run(
+        "uv",
+        "pip",
+        "install",
+        "--python",
+        str(Path(session.bin) / "python"),
+        "--resolution",
+        "lowest-direct",
+        *(arg for e in editables for arg in ("-e", e)),
+    )
+    if package == "core":
+        session.run("pytest", "-q", "tests", *session.posargs)
+    else:
+        session.chdir(f"plugins/{package}")
+        session.run("pytest", "-q", *session.posargs)
+
+
+@nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
     """ruff over the whole tree."""
     session.install("ruff")
