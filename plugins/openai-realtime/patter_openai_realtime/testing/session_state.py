@@ -14,6 +14,8 @@ from typing import Any
 
 from .script import ServerError
 
+# Stated again rather than imported from models.py: the fake plays the service, so it must
+# not agree with the plugin's declarations by construction.
 GA_VOICES = (
     "alloy",
     "ash",
