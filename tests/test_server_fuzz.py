@@ -7,6 +7,7 @@ generated example is one more call on the same long-lived server.
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import threading
@@ -114,6 +115,9 @@ frames = st.one_of(
 )
 
 
+AGAIN = object()  # in ``after``: send the call's own start message once more
+
+
 async def _call_with_frames(base_url: str, before: list[Any], after: list[Any]) -> int | None:
     """Dial like Twilio, but send ``before`` ahead of ``start`` and ``after`` behind it."""
     sid = f"CA{next(_sids):032d}"
@@ -145,7 +149,7 @@ async def _call_with_frames(base_url: str, before: list[Any], after: list[Any]) 
         }
         async with connect(sim.local_url(url), additional_headers=headers, max_size=None) as ws:
             for frame in [*before, json.dumps(start), *after]:
-                await ws.send(frame)
+                await ws.send(json.dumps(start) if frame is AGAIN else frame)
             await ws.send(json.dumps({"event": "stop", "streamSid": "MZfuzz", "stop": {}}))
             async with asyncio.timeout(10):
                 async for _ in ws:  # drain until the server ends the call
@@ -181,3 +185,13 @@ def test_after_the_fuzzing_a_normal_call_still_works(live: RunningServer) -> Non
     recording = asyncio.run(call())
     assert recording.heard_ms > 0
     assert recording.ended_by == "hangup"
+
+
+def test_media_before_start_and_a_second_start_are_ignored(live: RunningServer) -> None:
+    silence = _media(base64.b64encode(bytes([0xFF]) * 160).decode())
+    ended_before = len(live.results)
+    asyncio.run(_call_with_frames(live.base_url, [silence, silence], [silence, AGAIN, silence]))
+    deadline = time.monotonic() + 10
+    while len(live.results) == ended_before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert live.results[-1].end_reason == "caller hung up"  # not refused, not an error
