@@ -1,6 +1,7 @@
 """The test matrix: the core, every plugin under plugins/, lint and type checks.
 
-``nox`` runs everything; ``nox -l`` lists the sessions.
+``nox`` runs everything; ``nox -l`` lists the sessions. Sessions use the Python that runs
+nox (3.11 or newer), so the README's one-line set-up works whatever ``python3`` is.
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ def _install_tree(session: nox.Session, *plugins: str) -> None:
         session.install("-e", f"plugins/{name}[testing]")
 
 
-@nox.session(python="3.11")
+@nox.session
 def core(session: nox.Session) -> None:
     """The core's tests, with the first-party plugins installed as a user would."""
     _install_tree(session, *FIRST_PARTY)
     session.run("pytest", "-q", "tests", *session.posargs)
 
 
-@nox.session(python="3.11")
+@nox.session
 @nox.parametrize("plugin", PLUGINS)
 def plugin(session: nox.Session, plugin: str) -> None:
     """One plugin's own tests, run inside its folder against the in-tree core."""
@@ -41,7 +42,7 @@ def plugin(session: nox.Session, plugin: str) -> None:
     session.run("pytest", "-q", *session.posargs)
 
 
-@nox.session(python="3.11")
+@nox.session
 @nox.parametrize("package", ["core", *PLUGINS])
 def lowest(session: nox.Session, package: str) -> None:
     """The same tests against the oldest dependency versions each package declares.
@@ -69,7 +70,7 @@ def lowest(session: nox.Session, package: str) -> None:
         session.run("pytest", "-q", *session.posargs)
 
 
-@nox.session(python="3.11")
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff over the whole tree."""
     session.install("ruff")
@@ -77,7 +78,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-@nox.session(python="3.11")
+@nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the core and every plugin package."""
     _install_tree(session, *PLUGINS)
@@ -89,7 +90,7 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "--strict", *packages)
 
 
-@nox.session(python="3.11", default=False)
+@nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """The benchmark (not run by default): ``nox -s bench -- --scenario duplex --calls 50``."""
     _install_tree(session, *FIRST_PARTY)
