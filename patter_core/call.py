@@ -87,8 +87,6 @@ class CallSession:
         self.engine: EngineSession | None = None
         self.playback = PlaybackTracker()
         self.transcript = Transcript()
-        self.usage = ev.TokenUsage()
-        self.transcription_seconds = 0.0
         self.end_reason = ""
         self.started_at = time.time()
         self._t0 = time.monotonic()
@@ -251,8 +249,8 @@ class CallSession:
             started_at=self.started_at,
             duration_s=seconds,
             transcript=self.transcript.in_order(),
-            usage=self.usage,
-            transcription_seconds=self.transcription_seconds,
+            usage=metrics.usage if metrics is not None else ev.TokenUsage(),
+            transcription_seconds=metrics.transcription_seconds if metrics is not None else 0.0,
             cost=metrics.cost if metrics is not None else None,
             end_reason=self.end_reason or "completed",
             metrics=metrics,
@@ -353,8 +351,6 @@ class CallSession:
         await self._emit(self.transcript.line("user", event.item_id, event.text, final=False))
 
     async def _on_user_transcript(self, event: ev.UserTranscriptDone) -> None:
-        if event.transcription_seconds:
-            self.transcription_seconds += event.transcription_seconds
         self.metrics.user_transcript(event.item_id, event.text, event.transcription_seconds)
         await self._emit(self.transcript.line("user", event.item_id, event.text))
 
@@ -430,10 +426,7 @@ class CallSession:
 
     async def _on_response_done(self, event: ev.ResponseDone) -> None:
         await self._mark_burst_end()
-        self._last_response_done = time.monotonic()
-        if event.usage is not None:
-            self.usage = self.usage + event.usage
-        now = time.monotonic()
+        now = self._last_response_done = time.monotonic()
         self.metrics.response_done(event.response_id, event.status, event.usage, now)
         if self.agent.on_metrics is not None:
             await fire(self.agent.on_metrics, self.metrics.snapshot(now), what="on_metrics")
