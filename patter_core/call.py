@@ -83,7 +83,6 @@ class CallSession:
         self.outbound: OutboundCall | None = None
         self.call_log = call_log
         self.call: InboundCall | None = None
-        self.stream_id = ""
         self.engine: EngineSession | None = None
         self.playback = PlaybackTracker()
         self.transcript = Transcript()
@@ -99,6 +98,11 @@ class CallSession:
         self._ended = asyncio.Event()
         self.result: CallResult | None = None
         self.metrics = self._new_metrics()
+
+    @property
+    def stream_id(self) -> str:
+        """The carrier's id of this media stream (empty until it has started)."""
+        return self.media.stream_id
 
     def _new_metrics(self) -> MetricsCollector:
         plan = self.agent.plan
@@ -157,7 +161,7 @@ class CallSession:
         if claim is None:
             raise CallEnded("refused: the stream did not carry a valid call token")
         self.call = claim.call
-        self.stream_id = self.media.stream_id = started.stream_id
+        self.media.stream_id = started.stream_id
         if claim.outbound is not None:
             self.outbound = claim.outbound
             self.agent = claim.outbound.agent
