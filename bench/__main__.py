@@ -19,7 +19,8 @@ from . import coldstart, report
 from .profile import summarize
 from .runner import cpu_plan, run_once
 
-DEFAULT_SWEEP = "1,10,50,100,150,200"
+DEFAULT_SWEEP = "1,10,50,100,150,175,200,225,250"
+DEFAULT_TURNS_CALLS = "20,40"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,7 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help="rerun a duplex run whose generator fell behind or whose machine was busy (default 1)",
     )
-    parser.add_argument("--turns-calls", type=int, default=20, help="turns calls (default 20)")
+    parser.add_argument(
+        "--turns-calls",
+        default=DEFAULT_TURNS_CALLS,
+        help=f"turns call counts (default {DEFAULT_TURNS_CALLS}; two or more give the RSS slope)",
+    )
     parser.add_argument(
         "--turns-seconds", type=float, default=16.0, help="seconds per turns call (default 16)"
     )
@@ -110,10 +115,11 @@ def _duplex(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
 def _turns(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
     servers = ["ours", "baseline"] if args.baseline else ["ours"]
     runs = []
-    for server in servers:
-        run = run_once(server, "turns", args.turns_calls, args.turns_seconds, workdir)
-        runs.append(run)
-        print(f"turns N={args.turns_calls} {server} done", flush=True)
+    for n in [int(n) for n in str(args.turns_calls).split(",") if n]:
+        for server in servers:
+            run = run_once(server, "turns", n, args.turns_seconds, workdir)
+            runs.append(run)
+            print(f"turns N={n} {server}: RSS {run['rss_loaded_kb']} KB loaded", flush=True)
     return runs
 
 

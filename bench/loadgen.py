@@ -180,14 +180,24 @@ class Sampler:
 
 
 async def warm_up(base_url: str, rests: tuple[str, str], scheduler: Scheduler, turns: bool) -> None:
-    """One short call first, so lazy imports and first-use caches are not billed to the run."""
-    call = Call(WARMUP_INDEX, 50, rests, scheduler.mark_due, agent_tags=turns)
+    """One call first, so lazy imports and first-use costs are not billed to the run.
+
+    In the turns scenario it runs one whole cycle of the script (greeting, answer, barge-in,
+    tool call), so the figures per call are what each *additional* call costs.
+    """
+    from .turns import CYCLE_S, script
+
+    seconds = CYCLE_S + 4.0 if turns else 1.0
+    call = Call(WARMUP_INDEX, int(seconds / FRAME_S), rests, scheduler.mark_due, agent_tags=turns)
     if await place_all([call], base_url):
         raise RuntimeError("the warm-up call could not be placed")
-    call.send_media(PROBE_K)
     if turns:
-        await asyncio.sleep(1.0)
+        ticker = asyncio.create_task(scheduler.run(time.monotonic() + seconds + 10.0))
+        scheduler.push(time.monotonic(), SEND, call)
+        await script(call, call.started_at + seconds)
+        ticker.cancel()
     else:
+        call.send_media(PROBE_K)
         await asyncio.wait_for(call.probe.wait(), 20.0)
     hang_up([call])
     await wait_closed([call])

@@ -186,6 +186,8 @@ class OpenAIRealtimeSession:
             if event is not None:
                 for out in await self._handle(event):
                     yield out
+            # Not held while waiting: a response.done carries the whole response.
+            event = None
         self._closed = True
         yield EngineClosed(self._ws.close_code, self._ws.close_reason or "")
 
@@ -344,7 +346,10 @@ class OpenAIRealtimeSession:
     async def _send(self, payload: Json) -> bool:
         event_id = f"patter_{next(self._ids)}"
         event = {"event_id": event_id, **payload}
-        self._recent[event_id] = event
+        # Only a response.create is ever re-sent; of the rest the type explains an error, and
+        # keeping a whole session.update (instructions, tools) per call would be dead weight.
+        kind = str(payload.get("type", ""))
+        self._recent[event_id] = event if kind == "response.create" else {"type": kind}
         if len(self._recent) > _RECENT_EVENTS:
             self._recent.popitem(last=False)
         return await self._send_raw(json.dumps(event))
