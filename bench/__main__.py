@@ -1,6 +1,6 @@
 """``python -m bench``: the duplex sweep, the turns scenario and the CLI's cold start.
 
-With no options it runs everything (about six minutes on two cores) and prints the tables;
+With no options it runs everything (about ten minutes on two cores) and prints the tables;
 see docs/performance.md for what each figure means.
 """
 
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import coldstart, report
+from . import coldstart, hotpath, report
 from .profile import summarize
 from .runner import cpu_plan, run_once
 
@@ -154,6 +154,8 @@ def main() -> int:
             results["profile"] = summarize(args.profile)
     if args.cold_start or (args.cold_start is None and args.scenario == "all"):
         results["cold_start"] = coldstart.measure()
+    if args.scenario == "all":
+        results["hotpath"] = hotpath.measure()
     _print(results, args)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
@@ -176,6 +178,8 @@ def _print(results: dict[str, Any], args: argparse.Namespace) -> None:
         print("\n## Cold start (ms)\n")
         for name, figures in results["cold_start"].items():
             print(f"{name:<16} median {figures['median_ms']:6.1f}  max {figures['max_ms']:6.1f}")
+    if results.get("hotpath"):
+        print("\n## Python per frame, no sockets (µs)\n\n" + hotpath.table(results["hotpath"]))
     if results.get("profile"):
         print(f"\n## Profile of ours, duplex, {args.profile_calls} calls\n\n{results['profile']}")
     print("\n## Targets (issue 7)\n\n" + report.targets_table(results))

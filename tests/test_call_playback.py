@@ -74,6 +74,21 @@ def test_new_audio_after_a_pause_starts_playing_when_sent() -> None:
     assert tracker.heard_ms("second", now=5.050) == pytest.approx(50)
 
 
+def test_audio_that_arrives_after_the_carrier_ran_dry_starts_when_sent() -> None:
+    tracker = PlaybackTracker()
+    tracker.sent("item", 20, now=0.0, mark=False)
+    # The engine is slower than real time: the next chunk comes 10 ms after the first ran out.
+    tracker.sent("item", 20, now=0.030, mark=False)
+    assert tracker.heard_ms("item", now=0.040) == pytest.approx(30)
+
+
+def test_a_queue_still_playing_by_the_estimate_keeps_its_anchor() -> None:
+    tracker = PlaybackTracker()
+    tracker.sent("item", 100, now=0.0, mark=False)
+    tracker.sent("item", 100, now=0.050, mark=False)  # queued behind the first
+    assert tracker.heard_ms("item", now=0.120) == pytest.approx(120)
+
+
 def test_unmarked_chunks_play_until_a_later_mark_comes_back() -> None:
     tracker = PlaybackTracker()
     assert tracker.sent("item", 40, now=0.0, mark=False) == ""
