@@ -40,6 +40,29 @@ def session_update(turns: bool) -> str:
     return json.dumps({"type": "session.update", "session": session})
 
 
+async def from_twilio(ws: Any, ai: Any, sid: list[str]) -> None:
+    """Caller audio to OpenAI, one ``input_audio_buffer.append`` per media frame."""
+    while True:
+        message = json.loads(await ws.receive_text())
+        event = message.get("event")
+        if event == "media":
+            payload = message["media"]["payload"]
+            await ai.send(json.dumps({"type": "input_audio_buffer.append", "audio": payload}))
+        elif event == "start":
+            sid[0] = message["start"]["streamSid"]
+        elif event == "stop":
+            return
+
+
+async def from_openai(ws: Any, ai: Any, sid: list[str]) -> None:
+    """Agent audio to the caller, one Twilio ``media`` frame per audio delta."""
+    async for raw in ai:
+        event = json.loads(raw)
+        if event.get("type") == "response.output_audio.delta":
+            media = {"payload": event["delta"]}
+            await ws.send_text(json.dumps({"event": "media", "streamSid": sid[0], "media": media}))
+
+
 def build_app(openai_url: str, turns: bool) -> Starlette:
     """The bridge as an ASGI app."""
     from websockets.asyncio.client import connect
@@ -66,31 +89,10 @@ def build_app(openai_url: str, turns: bool) -> Starlette:
         ) as ai:
             await ai.send(setup)
             sid: list[str] = [""]
-
-            async def from_twilio() -> None:
-                while True:
-                    message = json.loads(await ws.receive_text())
-                    event = message.get("event")
-                    if event == "media":
-                        payload = message["media"]["payload"]
-                        await ai.send(
-                            json.dumps({"type": "input_audio_buffer.append", "audio": payload})
-                        )
-                    elif event == "start":
-                        sid[0] = message["start"]["streamSid"]
-                    elif event == "stop":
-                        return
-
-            async def from_openai() -> None:
-                async for raw in ai:
-                    event = json.loads(raw)
-                    if event.get("type") == "response.output_audio.delta":
-                        media = {"payload": event["delta"]}
-                        await ws.send_text(
-                            json.dumps({"event": "media", "streamSid": sid[0], "media": media})
-                        )
-
-            tasks = [asyncio.create_task(from_twilio()), asyncio.create_task(from_openai())]
+            tasks = [
+                asyncio.create_task(from_twilio(ws, ai, sid)),
+                asyncio.create_task(from_openai(ws, ai, sid)),
+            ]
             with contextlib.suppress(WebSocketDisconnect):
                 await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in tasks:

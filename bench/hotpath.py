@@ -3,9 +3,10 @@
 Run: ``python -m bench.hotpath``. Both directions of a duplex call run through the real
 `CallSession` loops, `MediaStream`, the Twilio codec and `OpenAIRealtimeSession`, with the two
 WebSockets replaced by in-memory stand-ins that hand over prepared frames and count what is
-sent. The baseline's lines are those of ``bench/baseline.py`` (``json.loads`` in, ``json.dumps``
-out). What neither side pays here is the framework's share: uvicorn, Starlette, ``websockets``
-and the event loop, which the socket bench measures.
+sent. The baseline's figures come from the same stand-ins driving ``bench/baseline.py``'s own
+two forwarding loops (``json.loads`` in, ``json.dumps`` out). What neither side pays here is
+the framework's share: uvicorn, Starlette, ``websockets`` and the event loop, which the socket
+bench measures.
 """
 
 from __future__ import annotations
@@ -59,6 +60,14 @@ class CarrierSocket:
             return {"type": "websocket.disconnect", "code": 1000}
         return {"type": "websocket.receive", "text": text}
 
+    async def receive_text(self) -> str:
+        from starlette.websockets import WebSocketDisconnect
+
+        text = next(self._frames, None)
+        if text is None:
+            raise WebSocketDisconnect(1000)
+        return text
+
     async def send_text(self, text: str) -> None:
         self.sent += 1
 
@@ -83,6 +92,15 @@ class EngineSocket:
 
     async def send(self, text: str) -> None:
         self.sent += 1
+
+    def __aiter__(self) -> EngineSocket:
+        return self
+
+    async def __anext__(self) -> str:
+        text = next(self._frames, None)
+        if text is None:
+            raise StopAsyncIteration
+        return text
 
 
 def _call_session(carrier_ws: CarrierSocket, engine_ws: EngineSocket) -> Any:
@@ -128,48 +146,29 @@ async def _ours(frames: list[str], inbound: bool) -> float:
     return elapsed
 
 
-async def _ours_inbound(frames: list[str]) -> float:
-    return await _ours(frames, inbound=True)
+async def _baseline(frames: list[str], inbound: bool) -> float:
+    """One of ``bench/baseline.py``'s two forwarding loops over ``frames``; seconds taken."""
+    from starlette.websockets import WebSocketDisconnect
 
+    from .baseline import from_openai, from_twilio
 
-async def _ours_outbound(frames: list[str]) -> float:
-    return await _ours(frames, inbound=False)
-
-
-async def _baseline_inbound(frames: list[str]) -> float:
-    ws, ai = CarrierSocket(iter(frames)), EngineSocket(iter(()))
+    carrier_ws = CarrierSocket(iter(frames if inbound else ()))
+    engine_ws = EngineSocket(iter(() if inbound else frames))
+    loop = from_twilio if inbound else from_openai
     t0 = time.perf_counter()
-    while True:
-        received = await ws.receive()
-        if received["type"] == "websocket.disconnect":
-            break
-        message = json.loads(received["text"])
-        event = message.get("event")
-        if event == "media":
-            payload = message["media"]["payload"]
-            await ai.send(json.dumps({"type": "input_audio_buffer.append", "audio": payload}))
+    with contextlib.suppress(WebSocketDisconnect):  # how from_twilio ends when frames run out
+        await loop(carrier_ws, engine_ws, ["MZbench"])
     elapsed = time.perf_counter() - t0
-    assert ai.sent == len(frames)
+    forwarded = engine_ws.sent if inbound else carrier_ws.sent
+    assert forwarded == len(frames), (forwarded, len(frames))
     return elapsed
 
 
-async def _baseline_outbound(frames: list[str]) -> float:
-    ws, ai = CarrierSocket(iter(())), EngineSocket(iter(frames))
-    sid = "MZbench"
-    t0 = time.perf_counter()
-    for _ in range(len(frames)):
-        event = json.loads(await ai.recv())
-        if event.get("type") == "response.output_audio.delta":
-            media = {"payload": event["delta"]}
-            await ws.send_text(json.dumps({"event": "media", "streamSid": sid, "media": media}))
-    elapsed = time.perf_counter() - t0
-    assert ws.sent == len(frames)
-    return elapsed
-
-
-def _best(run: Callable[[list[str]], Coroutine[Any, Any, float]], frames: list[str]) -> float:
+def _best(
+    run: Callable[[list[str], bool], Coroutine[Any, Any, float]], frames: list[str], inbound: bool
+) -> float:
     """Best of ``ROUNDS``, in µs per frame: the least disturbed by the rest of the machine."""
-    return min(asyncio.run(run(frames)) for _ in range(ROUNDS)) / len(frames) * 1e6
+    return min(asyncio.run(run(frames, inbound)) for _ in range(ROUNDS)) / len(frames) * 1e6
 
 
 def measure() -> dict[str, float]:
@@ -182,10 +181,10 @@ def measure() -> dict[str, float]:
     inbound = [_twilio_media("A" * 16 + payload, k) for k in range(FRAMES)]
     outbound = [_openai_delta("A" * 16 + payload, k) for k in range(FRAMES)]
     return {
-        "ours_inbound_us": _best(_ours_inbound, inbound),
-        "baseline_inbound_us": _best(_baseline_inbound, inbound),
-        "ours_outbound_us": _best(_ours_outbound, outbound),
-        "baseline_outbound_us": _best(_baseline_outbound, outbound),
+        "ours_inbound_us": _best(_ours, inbound, True),
+        "baseline_inbound_us": _best(_baseline, inbound, True),
+        "ours_outbound_us": _best(_ours, outbound, False),
+        "baseline_outbound_us": _best(_baseline, outbound, False),
     }
 
 
