@@ -23,6 +23,11 @@ DEFAULT_SWEEP = "1,10,50,100,150,175,200,225,250"
 DEFAULT_TURNS_CALLS = "20,40"
 
 
+def _counts(text: str) -> list[int]:
+    """Call counts from ``"1,10,50"``."""
+    return [int(n) for n in text.split(",") if n]
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -37,7 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--calls", type=int, help="one duplex run with N calls (no sweep)")
     parser.add_argument(
-        "--sweep", default=DEFAULT_SWEEP, help=f"duplex call counts (default {DEFAULT_SWEEP})"
+        "--sweep",
+        type=_counts,
+        default=DEFAULT_SWEEP,
+        help=f"duplex call counts (default {DEFAULT_SWEEP})",
     )
     parser.add_argument(
         "--seconds", type=float, default=8.0, help="streamed seconds per duplex call (default 8)"
@@ -56,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--turns-calls",
+        type=_counts,
         default=DEFAULT_TURNS_CALLS,
         help=f"turns call counts (default {DEFAULT_TURNS_CALLS}; two or more give the RSS slope)",
     )
@@ -88,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _duplex(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
-    counts = [args.calls] if args.calls else [int(n) for n in args.sweep.split(",") if n]
+    counts = [args.calls] if args.calls else args.sweep
     servers = ["ours", "baseline"] if args.baseline else ["ours"]
     runs = []
     for n in counts:
@@ -115,7 +124,7 @@ def _duplex(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
 def _turns(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
     servers = ["ours", "baseline"] if args.baseline else ["ours"]
     runs = []
-    for n in [int(n) for n in str(args.turns_calls).split(",") if n]:
+    for n in args.turns_calls:
         for server in servers:
             run = run_once(server, "turns", n, args.turns_seconds, workdir)
             runs.append(run)

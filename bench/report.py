@@ -178,25 +178,15 @@ def targets(results: Mapping[str, Any]) -> list[tuple[str, str, bool | None]]:
         out.append(
             ("calls at p99 < 50 ms, 0 lost ≥ 0.8× baseline and ≥ 100", f"{ours} vs {base}", met)
         )
-    slope = rss_slope(duplex, "ours")
-    if slope is not None:
-        out.append(
-            (
-                "RSS per additional call ≤ 100 KB, duplex",
-                f"{slope:.0f} KB (sweep slope)",
-                slope <= 100,
-            )
-        )
     turns = [r for r in results.get("turns", []) if r["server"] == "ours"]
-    slope = rss_slope(turns, "ours")
-    if slope is not None:
-        out.append(
-            (
-                "RSS per additional call ≤ 100 KB, turns",
-                f"{slope:.0f} KB (slope over N)",
-                slope <= 100,
-            )
-        )
+    for scenario, runs, how in (
+        ("duplex", duplex, "sweep slope"),
+        ("turns", turns, "slope over N"),
+    ):
+        slope = rss_slope(runs, "ours")
+        if slope is not None:
+            label = f"RSS per additional call ≤ 100 KB, {scenario}"
+            out.append((label, f"{slope:.0f} KB ({how})", slope <= 100))
     checks = [
         ("greeting ≤ 10 ms after the engine's first audio (p99)", "greeting_added_ms", 10.0),
         ("agent audio forwarded ≤ 2 ms p99", "agent_audio_forward_ms", 2.0),

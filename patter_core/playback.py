@@ -64,9 +64,9 @@ class PlaybackTracker:
 
     def sent(self, item_id: str, duration_ms: float, now: float, *, mark: bool = True) -> str:
         """Record a chunk handed to the carrier; returns the mark to send after it ("" if none)."""
-        if not self._pending or self.playhead_ms(now) >= self._stream_ms:
-            # The carrier's queue is empty (or has played out, by the estimate, while the engine
-            # was slower than real time), so this chunk starts playing right away.
+        if self.playhead_ms(now) >= self._stream_ms:
+            # The carrier's queue is empty, or has played out by the estimate while the engine
+            # was slower than real time, so this chunk starts playing right away.
             self._anchor_stream_ms = self._stream_ms
             self._anchor_time = now
         start = self._item_sent_ms.get(item_id, 0.0)
